@@ -1,0 +1,55 @@
+# dreamgen: `make demo` and `make test` install what they need on first use (see README).
+SHELL := /bin/bash
+.SHELLFLAGS := -e -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+# cpu: torch 2.13.0 CPU build (CI, laptops). keep: the torch already in $(VENV) (GPU machines).
+TORCH ?= cpu
+TORCH_INDEX ?=
+PYTEST_ARGS ?=
+
+# Every ROS process make starts discovers peers on loopback only; dreamgen-ros-env adds a
+# ROS_DOMAIN_ID claimed for this session. (Humble robots: ROS_LOCALHOST_ONLY=1 instead.)
+export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
+unexport ROS_LOCALHOST_ONLY
+
+INSTALLED := $(VENV)/.dreamgen-installed
+BUILT := ros2_ws/install/.dreamgen-built
+WS_SOURCES := colcon.meta $(shell find ros2_ws/src launch -type f -not -name '*.pyc')
+ROS_RUN := source ros2_ws/install/setup.bash && $(VENV)/bin/dreamgen-ros-env --
+
+.PHONY: help setup test demo lock clean distclean
+
+help:
+	@echo "make demo       the DreamGen loop in miniature on the simulated robot (installs on first run)"
+	@echo "make test       the whole test suite (installs on first run)"
+	@echo "make setup      only install: $(VENV) (pinned by tools/constraints.txt) + colcon build of ros2_ws"
+	@echo "make lock       re-resolve tools/constraints.txt from the requirement files"
+	@echo "make clean      remove the ROS 2 build and demo output;  make distclean: also $(VENV)"
+	@echo "variables: TORCH=cpu|keep  TORCH_INDEX=URL  PYTEST_ARGS='-k embodiment'"
+
+$(INSTALLED): tools/install.sh tools/constraints.txt $(wildcard tools/requirements-*.txt) dreamgen_core/pyproject.toml
+	tools/install.sh --venv $(VENV) --torch $(TORCH) $(if $(TORCH_INDEX),--torch-index $(TORCH_INDEX))
+	touch $@
+
+$(BUILT): $(INSTALLED) $(WS_SOURCES)
+	tools/build_ws.sh $(VENV)
+	touch $@
+
+setup: $(BUILT)
+
+test: setup
+	$(ROS_RUN) $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(ROS_RUN) $(VENV)/bin/dreamgen demo
+
+lock:
+	tools/lock.sh
+
+clean:
+	rm -rf ros2_ws/build ros2_ws/install ros2_ws/log demo_output
+
+distclean: clean
+	rm -rf $(VENV)

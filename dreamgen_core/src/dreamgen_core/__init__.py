@@ -1,0 +1,1 @@
+"""dreamgen_core."""

@@ -1,0 +1,1 @@
+"""The `dreamgen` command line: thin commands over dreamgen_core objects."""

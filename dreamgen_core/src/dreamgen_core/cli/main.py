@@ -1,0 +1,33 @@
+"""`dreamgen` entry point: one sub-command module per concern, each registering its parser."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dreamgen_core.cli import demo_cmd, embodiment_cmd
+from dreamgen_core.config import ConfigError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dreamgen",
+        description="DreamGen on a ROS 2 robot: embodiment specs, data collection and conversion, "
+                    "world model, IDM and policy tooling.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    embodiment_cmd.register(commands)
+    demo_cmd.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"dreamgen: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

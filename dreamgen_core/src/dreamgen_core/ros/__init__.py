@@ -1,0 +1,1 @@
+"""Starting ROS 2 processes safely, without importing rclpy (the core never does)."""

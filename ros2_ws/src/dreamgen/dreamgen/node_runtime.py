@@ -1,0 +1,70 @@
+"""The one lifecycle idiom of dreamgen nodes: init, spin until finished or signalled, clean shutdown.
+
+Every node subclasses `DreamgenNode` and is started by `run_node`. SIGINT and SIGTERM both end the
+spin (rclpy's default signal handlers); the node's `on_shutdown` then runs before the context is
+destroyed, so files are closed and reports written even when a launcher stops us.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+
+from dreamgen_core.embodiment import Embodiment, load_embodiment
+from dreamgen_core.ros.discovery import DOMAIN_VAR, LEGACY_VAR, RANGE_VAR, problems
+
+
+class DreamgenNode(Node):
+    """A node that knows its embodiment and can end its own spin with an exit code."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.exit_code: int | None = None
+        spec = self.declare_parameter("embodiment", "gr1").value
+        self.spec: Embodiment = load_embodiment(spec)
+        self.discovery = {k: os.environ.get(k, "") for k in (RANGE_VAR, DOMAIN_VAR, LEGACY_VAR)}
+        self.get_logger().info(
+            f"embodiment {self.spec.name} ({self.spec.content_hash[:12]}), discovery "
+            + " ".join(f"{k}={v or '<unset>'}" for k, v in self.discovery.items()))
+        for problem in problems(os.environ):
+            # On a robot, SUBNET discovery to a workstation can be intended: warn, do not refuse.
+            self.get_logger().warning(problem)
+
+    def finish(self, code: int = 0) -> None:
+        self.exit_code = code
+
+    def on_shutdown(self) -> None:
+        """Release resources; called once after the spin ends, for any reason."""
+
+
+def run_node(factory: Callable[[], DreamgenNode], args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    node: DreamgenNode | None = None
+    executor = SingleThreadedExecutor()
+    try:
+        node = factory()
+        executor.add_node(node)
+        while rclpy.ok() and node.exit_code is None:
+            executor.spin_once(timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.on_shutdown()
+            executor.remove_node(node)
+            node.destroy_node()
+        executor.shutdown()
+        rclpy.try_shutdown()
+    return 0 if node is None or node.exit_code is None else node.exit_code
+
+
+def main_for(factory: Callable[[], DreamgenNode]) -> Callable[[], None]:
+    """A console-script entry point that runs `factory`'s node and exits with its code."""
+    def main() -> None:
+        sys.exit(run_node(factory, sys.argv))
+    return main

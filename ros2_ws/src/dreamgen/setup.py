@@ -1,0 +1,39 @@
+"""ament_python package `dreamgen`; launch files live in the repo's top-level launch/."""
+
+import os
+from pathlib import Path
+
+from setuptools import setup
+
+PACKAGE = "dreamgen"
+HERE = Path(__file__).resolve().parent
+LAUNCH = HERE.parents[2] / "launch"  # repo/launch, installed to share/dreamgen/launch
+
+
+def _relpath(path):
+    # setuptools wants data files relative to this directory.
+    return os.path.relpath(path, HERE)
+
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=[PACKAGE],
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", [_relpath(p) for p in sorted(LAUNCH.glob("*.launch.py"))]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="dreamgen maintainers",
+    maintainer_email="dreamgen@example.com",
+    description="ROS 2 nodes of dreamgen: thin wrappers over dreamgen_core",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+            "pose_publisher = dreamgen.pose_publisher:main",
+            "joint_state_check = dreamgen.joint_state_check:main",
+        ],
+    },
+)
