@@ -5,7 +5,7 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-usage: tools/install.sh [--venv DIR] [--ros pip|system|none] [--torch cpu|keep|none]
+usage: tools/install.sh [--venv DIR] [--ros pip|system|none] [--torch cpu|cuda|keep|none]
                         [--torch-index URL] [--extras LIST]
 
   --venv DIR         create/reuse a virtual environment there (default: install into python3)
@@ -13,7 +13,8 @@ usage: tools/install.sh [--venv DIR] [--ros pip|system|none] [--torch cpu|keep|n
   --ros system       use an apt-installed ROS 2 (source /opt/ros/<distro>/setup.bash first)
   --ros none         no ROS: offline jobs only
   --torch cpu        torch==2.13.0 CPU build; fails if any CUDA wheel got pulled   [default]
-  --torch keep       use the torch already installed (install your CUDA build first)
+  --torch cuda       torch==2.13.0 CUDA build (PyPI's Linux default); fails if it has no CUDA
+  --torch keep       use the torch already installed (install your own build first)
   --torch none       no torch
   --torch-index URL  pip index to take the torch wheel from (e.g. PyTorch's CPU index)
   --extras LIST      dreamgen_core extras, comma separated (ml, gpu, dev)       [default: ml,dev]
@@ -37,7 +38,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 case "$ros" in pip|system|none) ;; *) echo "install.sh: --ros must be pip, system or none, not '$ros'" >&2; exit 2 ;; esac
-case "$torch" in cpu|keep|none) ;; *) echo "install.sh: --torch must be cpu, keep or none, not '$torch'" >&2; exit 2 ;; esac
+case "$torch" in cpu|cuda|keep|none) ;; *) echo "install.sh: --torch must be cpu, cuda, keep or none, not '$torch'" >&2; exit 2 ;; esac
 
 step() { printf '\n==> %s\n' "$*"; }
 fail() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
@@ -55,8 +56,8 @@ fi
 pip=("$python" -m pip --disable-pip-version-check --quiet)
 
 case "$torch" in
-  cpu)
-    step "torch 2.13.0 (CPU build)"
+  cpu|cuda)
+    step "torch 2.13.0 ($torch build)"
     index_args=(); [[ -n "$torch_index" ]] && index_args=(--index-url "$torch_index")
     "${pip[@]}" install "${index_args[@]}" -c "$constraints" torch
     ;;
@@ -91,9 +92,10 @@ step "dreamgen_core[$extras] (editable)"
 # Packages we only read data from: their own runtime deps (pinocchio, ~400 MB) are never used.
 "${pip[@]}" install --no-deps -c "$constraints" -r "$tools/requirements-data.txt"
 
-if [[ "$torch" == cpu ]]; then
-  step "checking that no CUDA wheel was installed"
-  "$python" - <<'PY'
+if [[ "$torch" == cpu || "$torch" == cuda ]]; then
+  step "checking the torch build"
+  DREAMGEN_TORCH="$torch" "$python" - <<'PY'
+import os
 import sys
 from importlib import metadata
 
@@ -101,10 +103,15 @@ import torch
 
 cuda = sorted(d.metadata["Name"] for d in metadata.distributions()
               if (d.metadata["Name"] or "").lower().startswith(("nvidia-", "nvidia_")))
-if torch.version.cuda is not None or cuda:
+if os.environ["DREAMGEN_TORCH"] == "cuda":
+    if torch.version.cuda is None:
+        sys.exit(f"install.sh: --torch cuda installed torch {torch.__version__}, a CPU build")
+    print(f"torch {torch.__version__}: CUDA {torch.version.cuda} build")
+elif torch.version.cuda is not None or cuda:
     sys.exit(f"install.sh: a CUDA torch build was installed (torch {torch.__version__}, "
              f"packages {cuda}); on a CPU machine pass --torch-index with PyTorch's CPU index")
-print(f"torch {torch.__version__}: CPU build, no CUDA packages")
+else:
+    print(f"torch {torch.__version__}: CPU build, no CUDA packages")
 PY
 fi
 step "done"

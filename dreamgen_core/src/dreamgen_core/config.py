@@ -19,12 +19,16 @@ import yaml
 T = TypeVar("T")
 
 
+NO_VALUE = object()  # for errors about a place in a file rather than a value (YAML syntax)
+
+
 class ConfigError(ValueError):
     """A configuration file is malformed; the message names file, key, value and problem."""
 
     def __init__(self, source: str, key: str, value: Any, problem: str) -> None:
         self.source, self.key, self.value, self.problem = source, key, value, problem
-        super().__init__(f"{source}: {key or '<root>'}: {_short(value)}: {problem}")
+        shown = "" if value is NO_VALUE else f" {_short(value)}:"
+        super().__init__(f"{source}: {key or '<root>'}:{shown} {problem}")
 
 
 def _short(value: Any) -> str:
@@ -58,7 +62,7 @@ def read_yaml(path: Path) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else ""
-        raise ConfigError(path.name, where, "", f"invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+        raise ConfigError(path.name, where, NO_VALUE, f"invalid YAML: {getattr(exc, 'problem', exc)}") from exc
 
 
 def build(cls: type[T], data: Any, source: str, key: str = "") -> T:
