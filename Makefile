@@ -34,7 +34,7 @@ $(INSTALLED): tools/install.sh tools/constraints.txt $(wildcard tools/requiremen
 	touch $@
 
 $(BUILT): $(INSTALLED) $(WS_SOURCES)
-	tools/build_ws.sh $(VENV)
+	tools/build_ws.sh $(VENV) --symlink-install
 	touch $@
 
 setup: $(BUILT)

@@ -17,14 +17,14 @@ usage: tools/install.sh [--venv DIR] [--ros pip|system|none] [--torch cpu|cuda|k
   --torch keep       use the torch already installed (install your own build first)
   --torch none       no torch
   --torch-index URL  pip index to take the torch wheel from (e.g. PyTorch's CPU index)
-  --extras LIST      dreamgen_core extras, comma separated (ml, gpu, dev)       [default: ml,dev]
+  --extras LIST      dreamgen_core extras, comma separated (ml, sim, gpu, dev) [default: ml,sim,dev]
   --constraints FILE pip constraints                          [default: tools/constraints.txt]
 USAGE
 }
 
 tools="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$tools")"
-venv="" ros="pip" torch="cpu" torch_index="" extras="ml,dev" constraints="$tools/constraints.txt"
+venv="" ros="pip" torch="cpu" torch_index="" extras="ml,sim,dev" constraints="$tools/constraints.txt"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --venv) venv="$2"; shift 2 ;;

@@ -23,6 +23,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", [_relpath(p) for p in sorted(LAUNCH.glob("*.launch.py"))]),
+        (f"share/{PACKAGE}/config", [str(p.relative_to(HERE)) for p in sorted((HERE / "config").glob("*.yaml"))]),
     ],
     install_requires=["setuptools"],
     zip_safe=True,
@@ -34,6 +35,11 @@ setup(
         "console_scripts": [
             "pose_publisher = dreamgen.pose_publisher:main",
             "joint_state_check = dreamgen.joint_state_check:main",
+            "sim_robot = dreamgen.sim_robot:main",
+            "scripted_teleop = dreamgen.scripted_teleop:main",
+            "safety_monitor = dreamgen.safety_monitor:main",
+            "episode_recorder = dreamgen.episode_recorder:main",
+            "episode_keyboard = dreamgen.episode_keyboard:main",
         ],
     },
 )

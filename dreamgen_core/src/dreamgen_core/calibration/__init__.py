@@ -1,0 +1,1 @@
+"""Calibration files: camera intrinsics (ROS camera_info YAML), extrinsics, joint-zero offsets."""
