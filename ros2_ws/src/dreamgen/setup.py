@@ -40,6 +40,7 @@ setup(
             "safety_monitor = dreamgen.safety_monitor:main",
             "episode_recorder = dreamgen.episode_recorder:main",
             "episode_keyboard = dreamgen.episode_keyboard:main",
+            "episode_director = dreamgen.episode_director:main",
         ],
     },
 )

@@ -10,28 +10,44 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
 from dreamgen_core.ros.discovery import require_safe
 
 
+def _prefixes(env: Mapping[str, str]) -> list[str]:
+    return [p for p in env.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
+
+
+def _not_found(what: str, env: Mapping[str, str]) -> FileNotFoundError:
+    where = ", ".join(_prefixes(env)) or "AMENT_PREFIX_PATH is empty"
+    return FileNotFoundError(f"no {what} in {where}; build ros2_ws and source ros2_ws/install/setup.bash "
+                             "(make does both)")
+
+
 def find_executable(package: str, executable: str, env: Mapping[str, str]) -> Path:
     """`<prefix>/lib/<package>/<executable>` from AMENT_PREFIX_PATH, as `ros2 run` resolves it."""
-    prefixes = [p for p in env.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
-    for prefix in prefixes:
+    for prefix in _prefixes(env):
         path = Path(prefix) / "lib" / package / executable
         if path.is_file() and os.access(path, os.X_OK):
             return path
-    where = ", ".join(prefixes) or "AMENT_PREFIX_PATH is empty"
-    raise FileNotFoundError(f"no executable {executable!r} of package {package!r} in {where}; "
-                            "build ros2_ws and source ros2_ws/install/setup.bash (make does both)")
+    raise _not_found(f"executable {executable!r} of package {package!r}", env)
 
 
-def ros_args(parameters: Mapping[str, object]) -> list[str]:
-    """`--ros-args -p name:=value ...` for `parameters` (YAML-typed values: str, int, float, bool)."""
-    args = ["--ros-args"]
+def find_share(package: str, env: Mapping[str, str]) -> Path:
+    """`<prefix>/share/<package>`, as ament_index resolves it (launch and config files live there)."""
+    for prefix in _prefixes(env):
+        path = Path(prefix) / "share" / package
+        if (path / "package.xml").is_file():
+            return path
+    raise _not_found(f"share directory of package {package!r}", env)
+
+
+def ros_args(parameters: Mapping[str, object], node_name: str | None = None) -> list[str]:
+    """`--ros-args [-r __node:=name] -p name:=value ...` (values YAML-typed: str, int, float, bool)."""
+    args = ["--ros-args"] + (["-r", f"__node:={node_name}"] if node_name else [])
     for name, value in parameters.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
         args += ["-p", f"{name}:={text}"]
@@ -43,12 +59,11 @@ class NodeProcess:
 
     def __init__(self, package: str, executable: str, parameters: Mapping[str, object] | None = None,
                  env: Mapping[str, str] | None = None, log: IO[bytes] | int | None = None,
-                 extra_args: Sequence[str] = ()) -> None:
+                 name: str | None = None) -> None:
         self.env = dict(os.environ if env is None else env)
         require_safe(self.env, f"{package}/{executable}")
-        self.command = [str(find_executable(package, executable, self.env)), *extra_args,
-                        *ros_args(parameters or {})]
-        self.name = executable
+        self.command = [str(find_executable(package, executable, self.env)), *ros_args(parameters or {}, name)]
+        self.name = name or executable
         self._log = log
         self.process: subprocess.Popen | None = None
 

@@ -1,0 +1,91 @@
+"""Stack descriptions: which nodes a ROS 2 graph runs, with which parameters, in one YAML.
+
+`launch/collect.launch.py` (real `ros2 launch` on the robot) and `dreamgen-stack` (CI, `make demo`,
+laptops: there is no launch wheel on PyPI) both call `plan`, so the node list exists once and the
+two launchers cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from dreamgen_core.config import ConfigError, build, read_yaml
+
+SHARE_PREFIX = "share:"  # a parameter value "share:config/x.yaml" is a file in the package's share dir
+
+
+@dataclass(frozen=True)
+class NodeEntry:
+    executable: str
+    package: str = "dreamgen"
+    name: str | None = None
+    when: Literal["always", "sim", "robot"] = "always"
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    description: str
+    nodes: tuple[NodeEntry, ...]
+
+
+@dataclass(frozen=True)
+class PlannedNode:
+    """A node ready to start: what `launch_ros.actions.Node` or `NodeProcess` receives."""
+
+    package: str
+    executable: str
+    name: str
+    parameters: dict[str, Any]
+
+
+def load_stack(path: Path) -> Stack:
+    stack = build(Stack, read_yaml(path), path.name)
+    names = [n.name or n.executable for n in stack.nodes]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(path.name, "nodes", duplicates, "node names must be unique (set `name:`)")
+    return stack
+
+
+def plan(stack: Stack, *, sim: bool, embodiment: str, share_dir: Path,
+         overrides: Mapping[str, Mapping[str, Any]] | None = None) -> list[PlannedNode]:
+    """The nodes to start for `sim` or the real robot, parameters resolved, in start order.
+
+    Every node gets `embodiment` and `use_sim_time` (true in simulation: the sim publishes /clock);
+    `overrides` maps a node name to parameters that win over the file's.
+    """
+    overrides = overrides or {}
+    unknown = set(overrides) - {n.name or n.executable for n in stack.nodes}
+    if unknown:
+        raise KeyError(f"stack {stack.name!r} has no node named {sorted(unknown)}")
+    planned = []
+    for node in stack.nodes:
+        if node.when != "always" and (node.when == "sim") != sim:
+            continue
+        name = node.name or node.executable
+        params = {"embodiment": embodiment, "use_sim_time": sim, **node.parameters, **overrides.get(name, {})}
+        params = {k: _resolve(v, share_dir) for k, v in params.items()}
+        planned.append(PlannedNode(node.package, node.executable, name, params))
+    return planned
+
+
+def _resolve(value: Any, share_dir: Path) -> Any:
+    if isinstance(value, str) and value.startswith(SHARE_PREFIX):
+        return str(share_dir / value[len(SHARE_PREFIX):])
+    return value
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """`node.param=value` (value parsed as YAML: 320 → int, true → bool) → (node, param, value)."""
+    target, sep, raw = text.partition("=")
+    node, dot, param = target.partition(".")
+    if not (sep and dot and node and param):
+        raise ValueError(f"override {text!r} must look like node.parameter=value")
+    return node, param, yaml.safe_load(raw)
