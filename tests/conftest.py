@@ -6,9 +6,12 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
+# MuJoCo picks its GL backend at import: headless EGL, whichever test module imports it first.
+os.environ.setdefault("MUJOCO_GL", "egl")
 
-from dreamgen_core.ros.discovery import problems
+import pytest  # noqa: E402
+
+from dreamgen_core.ros.discovery import problems  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
