@@ -1,0 +1,150 @@
+"""The simulated GR1 as the rest of the stack sees a robot: joints by name, position targets, a camera.
+
+`SimRobot` owns one MuJoCo model and data. Targets arrive by joint name (as on /gr1/joint_command)
+and are clipped to the joint's range; measured positions leave in the spec's layout order. Time is
+simulation time only: the ROS node decides how it relates to the wall clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from dreamgen_core.calibration.camera_info import CameraInfo, pinhole_from_fovy
+from dreamgen_core.embodiment.spec import Embodiment
+from dreamgen_core.sim.model import Scene, build_model
+from dreamgen_core.sim.task import INSTRUCTION, Layout, TaskState, is_success, sample_layout
+
+# Start pose: forearms forward over the table's near edge, hands open; unlisted joints at 0.
+HOME: dict[str, float] = {
+    "left_shoulder_pitch_joint": -0.2, "left_shoulder_roll_joint": 0.15, "left_elbow_pitch_joint": -1.3,
+    "right_shoulder_pitch_joint": -0.2, "right_shoulder_roll_joint": -0.15, "right_elbow_pitch_joint": -1.3,
+}
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """Names in a command that were not applied, for the caller to warn about."""
+
+    unknown: tuple[str, ...]
+    nonfinite: tuple[str, ...]
+
+
+class SimRobot:
+    """GR1 at the table; `reset(seed)` re-randomizes the scene."""
+
+    def __init__(self, spec: Embodiment, seed: int = 0, scene: Scene = Scene()) -> None:
+        self.spec = spec
+        self.scene = scene
+        self.model = build_model(spec, scene)
+        self.data = mujoco.MjData(self.model)
+        self.joint_names = spec.joint_names
+        self._qadr = np.array([self.model.joint(n).qposadr[0] for n in self.joint_names])
+        self._vadr = np.array([self.model.joint(n).dofadr[0] for n in self.joint_names])
+        self._act = {n: self.model.actuator(n).id for n in self.joint_names}
+        self._cube_q = self.model.joint("cube").qposadr[0]
+        self._target_mocap = self.model.body("target").mocapid[0]
+        self.camera_name, self.camera = next(iter(spec.cameras.items()))
+        self.layout = sample_layout(seed)
+        self.reset(seed)
+
+    @property
+    def time(self) -> float:
+        return float(self.data.time)
+
+    @property
+    def timestep(self) -> float:
+        return float(self.model.opt.timestep)
+
+    def reset(self, seed: int) -> None:
+        """Robot at HOME holding it, cube and target where the seed puts them.
+
+        Sim time carries on across resets: it stamps ROS messages, and ROS time must never go back.
+        """
+        self.layout = sample_layout(seed)
+        now = self.data.time
+        mujoco.mj_resetData(self.model, self.data)
+        self.data.time = now
+        home = np.array([HOME.get(n, 0.0) for n in self.joint_names])
+        self.data.qpos[self._qadr] = home
+        self.data.ctrl[[self._act[n] for n in self.joint_names]] = home
+        self._place_objects(self.layout)
+        mujoco.mj_forward(self.model, self.data)
+
+    def _place_objects(self, layout: Layout) -> None:
+        top = self.scene.table_top_z
+        self.data.qpos[self._cube_q:self._cube_q + 7] = [*layout.cube_xy, top + self.scene.cube_half, 1, 0, 0, 0]
+        self.data.mocap_pos[self._target_mocap] = [*layout.target_xy, top]
+
+    def command(self, names: Sequence[str], positions: Sequence[float]) -> CommandResult:
+        """Set position targets by joint name, clipped to each joint's range; bad entries are skipped."""
+        unknown, nonfinite = [], []
+        for name, value in zip(names, positions):
+            act = self._act.get(name)
+            if act is None:
+                unknown.append(name)
+            elif not np.isfinite(value):
+                nonfinite.append(name)
+            else:
+                lo, hi = self.model.actuator_ctrlrange[act]
+                self.data.ctrl[act] = min(max(float(value), lo), hi)
+        return CommandResult(tuple(unknown), tuple(nonfinite))
+
+    def command_vector(self, targets: np.ndarray) -> None:
+        """Targets in layout order (what the expert and replays produce)."""
+        self.command(self.joint_names, targets.tolist())
+
+    def step(self, n: int = 1) -> None:
+        mujoco.mj_step(self.model, self.data, nstep=n)
+
+    def positions(self) -> np.ndarray:
+        """Measured joint positions in layout order (rad)."""
+        return self.data.qpos[self._qadr].copy()
+
+    def velocities(self) -> np.ndarray:
+        return self.data.qvel[self._vadr].copy()
+
+    def efforts(self) -> np.ndarray:
+        return np.array([self.data.actuator_force[self._act[n]] for n in self.joint_names])
+
+    def place_cube(self, pos: Sequence[float], quat: Sequence[float] = (1, 0, 0, 0)) -> None:
+        """Teleport the cube (tests and scene setup); its velocity is zeroed."""
+        self.data.qpos[self._cube_q:self._cube_q + 7] = [*pos, *quat]
+        dof = self.model.joint("cube").dofadr[0]
+        self.data.qvel[dof:dof + 6] = 0.0
+        mujoco.mj_forward(self.model, self.data)
+
+    def task_state(self) -> TaskState:
+        cube = self.data.qpos[self._cube_q:self._cube_q + 7]
+        target = self.data.mocap_pos[self._target_mocap]
+        return TaskState(INSTRUCTION, self.layout.seed, self.time, tuple(map(float, cube[:3])),
+                         tuple(map(float, cube[3:])), tuple(map(float, target)),
+                         is_success(self.scene, cube[:3], cube[3:], target))
+
+    def camera_info(self, width: int, height: int) -> CameraInfo:
+        """Ideal intrinsics of the head camera at a resolution, from the model's field of view."""
+        fovy = float(self.model.cam_fovy[self.model.camera(self.camera_name).id])
+        return pinhole_from_fovy(width, height, fovy, self.camera_name)
+
+    def renderer(self, width: int, height: int) -> HeadCamera:
+        return HeadCamera(self, width, height)
+
+
+class HeadCamera:
+    """Offscreen renderer of the head camera at one resolution (rgb8, H×W×3)."""
+
+    def __init__(self, robot: SimRobot, width: int, height: int) -> None:
+        self.robot = robot
+        self.width, self.height = width, height
+        self._renderer = mujoco.Renderer(robot.model, height=height, width=width)
+
+    def render(self) -> np.ndarray:
+        self._renderer.update_scene(self.robot.data, camera=self.robot.camera_name)
+        return self._renderer.render()
+
+    def close(self) -> None:
+        self._renderer.close()
+

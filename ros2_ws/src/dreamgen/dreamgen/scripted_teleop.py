@@ -1,0 +1,61 @@
+"""Scripted teleop: the sim task's expert streaming operator targets, as a VR/retargeting node would.
+
+It reads the sim's ground truth (/sim/task) and the measured joints, and publishes targets for every
+embodiment joint on the teleop topic at the control rate, on sim time. A real teleop node plugs in by
+publishing the same topic. A new attempt starts whenever the task's seed changes (after /sim/reset).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import JointState
+from std_msgs.msg import String
+
+from dreamgen.node_runtime import DreamgenNode, main_for
+from dreamgen.sim_robot import TASK_TOPIC
+from dreamgen_core.sim.expert import Phase, ScriptedExpert
+from dreamgen_core.sim.task import TaskState
+
+STATE_TOPIC = "/teleop/state"
+
+
+class ScriptedTeleop(DreamgenNode):
+    def __init__(self) -> None:
+        super().__init__("scripted_teleop")
+        # The plan is timed in sim time: a slow sim must slow the operator down too.
+        self.set_parameters([Parameter("use_sim_time", value=True)])
+        self.expert = ScriptedExpert(self.spec)
+        self.task: TaskState | None = None
+        self.measured: np.ndarray | None = None
+        self.targets: np.ndarray | None = None
+        self.names = list(self.spec.joint_names)
+        self.command_pub = self.create_publisher(JointState, self.spec.ros.teleop_command.name, 10)
+        self.state_pub = self.create_publisher(String, STATE_TOPIC, 10)
+        self.create_subscription(String, TASK_TOPIC, self.on_task, 10)
+        self.create_subscription(JointState, self.spec.ros.joint_states.name, self.on_joint_state, 10)
+        self.create_timer(1.0 / self.spec.rates.control_hz, self.tick)
+
+    def on_task(self, msg: String) -> None:
+        self.task = TaskState.from_json(msg.data)
+
+    def on_joint_state(self, msg: JointState) -> None:
+        placed = self.spec.place(msg.name, msg.position)
+        if not placed.missing:
+            self.measured = placed.vector
+
+    def tick(self) -> None:
+        now = self.get_clock().now()
+        if self.task is not None and self.measured is not None and self.expert.seed != self.task.seed:
+            self.expert.start(self.task, self.measured, now.nanoseconds * 1e-9)
+            self.get_logger().info(f"attempt on seed {self.task.seed}: {self.task.instruction}")
+        if self.expert.phase is Phase.RUNNING:
+            self.targets = self.expert.act(now.nanoseconds * 1e-9)
+        if self.targets is not None:  # once done, keep holding the last targets
+            msg = JointState(name=self.names, position=self.targets.tolist())
+            msg.header.stamp = now.to_msg()
+            self.command_pub.publish(msg)
+        self.state_pub.publish(String(data=self.expert.phase.value))
+
+
+main = main_for(ScriptedTeleop)

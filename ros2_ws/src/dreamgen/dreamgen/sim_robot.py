@@ -1,0 +1,143 @@
+"""The simulated GR1 on the robot's ROS contract, running on simulation time that it publishes on /clock.
+
+Physics advances in sim time at most `real_time_factor` times the wall clock; when rendering (or a
+busy machine) cannot keep up, sim time slows down instead of skipping, so every stamp (joint
+states, images, /clock) stays consistent with the physics that produced it. The node's own loop
+runs on the steady clock, never on the /clock it publishes. Sim-only extras, not part of the robot
+contract: /sim/reset (next seed) and /sim/task (JSON ground truth for the scripted teleop and demo).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from builtin_interfaces.msg import Time
+from rclpy.clock import Clock, ClockType
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock as ClockMsg
+from sensor_msgs.msg import CameraInfo as CameraInfoMsg
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from dreamgen.node_runtime import DreamgenNode, main_for
+from dreamgen_core.calibration.camera_info import CameraInfo, load_camera_info
+from dreamgen_core.sim.robot import SimRobot
+
+TASK_TOPIC = "/sim/task"
+RESET_SERVICE = "/sim/reset"
+TASK_RATE_HZ = 10.0
+MAX_LAG_S = 0.05      # behind the wall clock by more than this: stop catching up, let sim time slow down
+TICK_S = 0.002        # wall period of the loop that advances the sim
+
+
+def stamp(seconds: float) -> Time:
+    nanoseconds = round(seconds * 1e9)
+    return Time(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
+
+
+def camera_info_msg(info: CameraInfo, frame_id: str) -> CameraInfoMsg:
+    msg = CameraInfoMsg(width=info.width, height=info.height, distortion_model=info.distortion_model)
+    msg.header.frame_id = frame_id
+    msg.k, msg.d, msg.r, msg.p = (info.k.ravel().tolist(), info.d.tolist(), info.r.ravel().tolist(),
+                                  info.p.ravel().tolist())
+    return msg
+
+
+class SimRobotNode(DreamgenNode):
+    def __init__(self) -> None:
+        super().__init__("sim_robot")
+        cam = next(iter(self.spec.cameras.values()))
+        self.seed = int(self.declare_parameter("seed", 0).value)
+        width = int(self.declare_parameter("camera_width", cam.width).value)
+        height = int(self.declare_parameter("camera_height", cam.height).value)
+        self.rtf = float(self.declare_parameter("real_time_factor", 1.0).value)
+        if not 0.0 < self.rtf <= 1.0:
+            raise ValueError(f"real_time_factor must be in (0, 1], got {self.rtf}")
+        rate_hz = float(self.declare_parameter("joint_state_rate_hz", 250.0).value)
+        command_topic = str(self.declare_parameter("command_topic", self.spec.ros.robot_command.name).value)
+        info_file = Path(str(self.declare_parameter("camera_info_file", "calibration/sim_gr1_ego_view.yaml").value))
+
+        self.robot = SimRobot(self.spec, self.seed)
+        self.camera = self.robot.renderer(width, height)
+        self.info = camera_info_msg(load_camera_info(info_file).scaled(width, height), self.robot.camera_name)
+        self.steps_per_state = max(1, round(1.0 / (rate_hz * self.robot.timestep)))
+        self.frame_period = 1.0 / cam.rate_hz
+        self.next_frame = self.next_task = self.robot.time
+
+        reliable = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
+        self.joint_pub = self.create_publisher(JointState, self.spec.ros.joint_states.name, 50)
+        self.clock_pub = self.create_publisher(ClockMsg, self.spec.ros.clock.name, 10)
+        self.image_pub = self.create_publisher(Image, cam.topic, reliable)
+        self.info_pub = self.create_publisher(CameraInfoMsg, cam.info_topic, 10)
+        self.task_pub = self.create_publisher(String, TASK_TOPIC, 10)
+        self.create_subscription(JointState, command_topic, self.on_command, 10)
+        self.create_service(Trigger, RESET_SERVICE, self.on_reset)
+        self.anchor_wall, self.anchor_sim = time.monotonic(), self.robot.time
+        self.create_timer(TICK_S, self.tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.get_logger().info(f"sim GR1 seed {self.seed}, camera {width}x{height} at {cam.rate_hz:g} Hz, "
+                               f"joint states at {1 / (self.steps_per_state * self.robot.timestep):g} Hz sim time, "
+                               f"commands on {command_topic}: {self.robot.task_state().instruction}")
+
+    def on_command(self, msg: JointState) -> None:
+        result = self.robot.command(msg.name, msg.position)
+        if result.unknown:
+            self.get_logger().warning(f"ignoring unknown joints {list(result.unknown)}", throttle_duration_sec=5.0)
+        if result.nonfinite:
+            self.get_logger().warning(f"ignoring non-finite targets for {list(result.nonfinite)}",
+                                      throttle_duration_sec=5.0)
+
+    def on_reset(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        self.seed += 1
+        self.robot.reset(self.seed)
+        self.publish_task()
+        response.success, response.message = True, f"seed {self.seed}"
+        self.get_logger().info(f"reset to seed {self.seed}")
+        return response
+
+    def tick(self) -> None:
+        """Advance the sim towards where the wall clock says it should be, publishing as it goes."""
+        now = time.monotonic()
+        goal = self.anchor_sim + self.rtf * (now - self.anchor_wall)
+        period = self.steps_per_state * self.robot.timestep
+        while self.robot.time + period <= goal:
+            self.robot.step(self.steps_per_state)
+            self.publish_state()
+            if self.robot.time >= self.next_frame:
+                self.next_frame += self.frame_period
+                self.publish_image()
+            if self.robot.time >= self.next_task:
+                self.next_task += 1.0 / TASK_RATE_HZ
+                self.publish_task()
+            if time.monotonic() - now > MAX_LAG_S:
+                break  # let the executor serve commands and services
+        if goal - self.robot.time > MAX_LAG_S:
+            self.anchor_wall, self.anchor_sim = time.monotonic(), self.robot.time
+
+    def publish_state(self) -> None:
+        t = stamp(self.robot.time)
+        self.clock_pub.publish(ClockMsg(clock=t))
+        msg = JointState(name=list(self.robot.joint_names), position=self.robot.positions().tolist(),
+                         velocity=self.robot.velocities().tolist(), effort=self.robot.efforts().tolist())
+        msg.header.stamp = t
+        self.joint_pub.publish(msg)
+
+    def publish_image(self) -> None:
+        pixels = self.camera.render()
+        msg = Image(height=pixels.shape[0], width=pixels.shape[1], encoding="rgb8", step=pixels.shape[1] * 3)
+        msg.header.stamp = stamp(self.robot.time)
+        msg.header.frame_id = self.robot.camera_name
+        msg.data = pixels.tobytes()
+        self.image_pub.publish(msg)
+        self.info.header.stamp = msg.header.stamp
+        self.info_pub.publish(self.info)
+
+    def publish_task(self) -> None:
+        self.task_pub.publish(String(data=self.robot.task_state().to_json()))
+
+    def on_shutdown(self) -> None:
+        self.camera.close()
+
+
+main = main_for(SimRobotNode)
