@@ -7,7 +7,9 @@ from setuptools import setup
 
 PACKAGE = "dreamgen"
 HERE = Path(__file__).resolve().parent
-LAUNCH = HERE.parents[2] / "launch"  # repo/launch, installed to share/dreamgen/launch
+REPO = HERE.parents[2]
+LAUNCH = REPO / "launch"  # repo/launch, installed to share/dreamgen/launch
+CALIBRATION = REPO / "calibration"  # installed to share/dreamgen/calibration: hashed into every episode
 
 
 def _relpath(path):
@@ -23,6 +25,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", [_relpath(p) for p in sorted(LAUNCH.glob("*.launch.py"))]),
+        (f"share/{PACKAGE}/calibration", [_relpath(p) for p in sorted(CALIBRATION.glob("*.yaml"))]),
         (f"share/{PACKAGE}/config", [str(p.relative_to(HERE)) for p in sorted((HERE / "config").glob("*.yaml"))]),
     ],
     install_requires=["setuptools"],

@@ -1,0 +1,92 @@
+"""Bring back an episode whose recorder was killed: everything up to its last flushed chunk.
+
+The killed episode is a `<name>.partial/` directory whose MCAP has no summary and may end in a torn
+chunk. Its messages are re-written into a fresh bag beside it (`.<name>.recovering/`), QA is
+re-run over them (on receive times) and the bag is closed with outcome `recovered`; only then is it
+renamed to `<name>/` and the partial directory removed, so a crash during recovery loses nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from dreamgen_core.bag.reader import PARTIAL_SUFFIX, BagError, Salvage, episode_topics, find_mcap
+from dreamgen_core.bag.writer import EPISODE_RECORD, BagWriter, TopicInfo
+from dreamgen_core.config import build
+from dreamgen_core.recording.config import RecordingConfig, TopicConfig
+from dreamgen_core.recording.episode import load_episode_meta, result_custom_data
+from dreamgen_core.recording.qa import EpisodeQa
+
+
+@dataclass(frozen=True)
+class Recovered:
+    path: Path
+    counts: dict[str, int]
+    stopped: str          # why the scan ended: the torn chunk's error, or "" if the file was whole
+    verdict: str
+    reasons: list[str]
+
+
+def partial_episodes(path: Path) -> list[Path]:
+    """`path` itself if it is a partial episode, else the partial episodes directly inside it."""
+    if path.name.endswith(PARTIAL_SUFFIX):
+        return [path]
+    if not path.is_dir():
+        raise BagError(f"{path}: no such directory")
+    found = sorted(p for p in path.iterdir() if p.is_dir() and p.name.endswith(PARTIAL_SUFFIX))
+    if not found:
+        raise BagError(f"{path}: not a <name>{PARTIAL_SUFFIX} episode directory and holds none")
+    return found
+
+
+def recover_episode(partial: Path) -> Recovered:
+    name = partial.name.removesuffix(PARTIAL_SUFFIX)
+    final = partial.parent / name
+    if final.exists():
+        raise BagError(f"{partial}: {final} exists already; remove one of them by hand")
+    salvage = Salvage(find_mcap(partial))
+    work = partial.parent / f".{name}.recovering"
+    shutil.rmtree(work, ignore_errors=True)  # a previous recovery that died: start over
+    writer: BagWriter | None = None
+    qa: EpisodeQa | None = None
+    index: dict[str, int] = {}
+    last_ns = 0
+    try:
+        for channel, message in salvage.messages():
+            if writer is None:
+                writer, qa, index = _open(salvage, work, name)
+            i = index[channel.topic]
+            writer.write(i, message.log_time, message.data)
+            qa.observe(i, message.log_time, message.data)
+            last_ns = max(last_ns, message.log_time)
+        if writer is None:
+            if not salvage.records:
+                raise BagError(f"{salvage.mcap_path}: nothing recoverable ({salvage.stopped or 'empty file'})")
+            writer, qa, index = _open(salvage, work, name)
+        report = qa.report(last_ns or qa.start_ns)
+        previous = salvage.result()
+        outcome = previous.get("outcome", "recovered") if salvage.complete_file else "recovered"
+        reason = (previous.get("stop_reason", "") if salvage.complete_file else
+                  f"recorder died; recovered up to the last flushed chunk ({salvage.stopped})")
+        stats = writer.close({**salvage.episode(), **result_custom_data(outcome, reason, report, last_ns)})
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    work.rename(final)
+    shutil.rmtree(partial)
+    return Recovered(final, {t.name: n for t, n in zip(stats.topics, stats.counts)}, salvage.stopped,
+                     report.verdict, report.reasons)
+
+
+def _open(salvage: Salvage, work: Path, name: str) -> tuple[BagWriter, EpisodeQa, dict[str, int]]:
+    episode = salvage.episode()
+    meta = load_episode_meta(episode)
+    source = f"{salvage.mcap_path.name} ({EPISODE_RECORD} record)"
+    topics = [build(TopicConfig, t, source, f"topics[{i}]") for i, t in enumerate(episode_topics(episode))]
+    cfg = RecordingConfig(topics=tuple(topics), **meta["qa_config"])
+    writer = BagWriter(work, name, [TopicInfo(t.topic, t.type) for t in topics], "none", episode)
+    return writer, EpisodeQa(cfg, int(episode["start_ns"])), {t.topic: i for i, t in enumerate(topics)}

@@ -1,0 +1,168 @@
+"""episode_recorder: records teleop episodes as rosbag2 MCAP bags, with live QA and crash safety.
+
+A thin node over dreamgen_core.recording.Recorder. Subscriptions are raw (CDR bytes go to the bag
+untouched); services start/stop/discard episodes; `~/status` (JSON) and /diagnostics report state
+and QA at 1 Hz on a steady timer (so a paused sim does not silence them). SIGINT/SIGTERM close the
+open episode as `interrupted`.
+
+QoS: every topic is subscribed RELIABLE unless its config says `qos: sensor_data` (best effort, for
+drivers that only publish best effort). The history depth holds about one second of each topic so
+a busy executor does not overwrite samples before we take them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from functools import partial
+from pathlib import Path
+
+from ament_index_python.packages import get_package_share_directory
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import Clock, ClockType
+from rclpy.parameter import Parameter
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import String
+from std_srvs.srv import SetBool, Trigger
+
+from dreamgen.node_runtime import DreamgenNode, main_for
+from dreamgen_core.bag import PARTIAL_SUFFIX
+from dreamgen_core.recording import Recorder, Refused, TopicConfig, load_recording_config
+
+RELIABILITY = {"reliable": ReliabilityPolicy.RELIABLE, "sensor_data": ReliabilityPolicy.BEST_EFFORT}
+
+
+def message_class(msgtype: str) -> type:
+    package, _, name = msgtype.split("/")
+    return getattr(importlib.import_module(f"{package}.msg"), name)
+
+
+def topic_qos(t: TopicConfig) -> QoSProfile:
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=max(10, int(t.rate_hz)),
+                      reliability=RELIABILITY[t.qos])
+
+
+def default_config() -> Path:
+    return Path(get_package_share_directory("dreamgen")) / "config" / "recording.yaml"
+
+
+class EpisodeRecorderNode(DreamgenNode):
+    def __init__(self) -> None:
+        super().__init__("episode_recorder")
+        config = str(self.declare_parameter("config", "").value) or str(default_config())
+        output_dir = str(self.declare_parameter("output_dir", "").value)
+        calibration_dir = str(self.declare_parameter("calibration_dir", "").value)
+        self.instruction = str(self.declare_parameter("instruction", "").value)
+        cfg = load_recording_config(Path(config))
+        self.operator = str(self.declare_parameter("operator", cfg.operator).value)
+        self.recorder = Recorder(cfg, self.spec.name, self.spec.content_hash,
+                                 Path(output_dir) if output_dir else None,
+                                 Path(calibration_dir) if calibration_dir else None)
+        self.add_on_set_parameters_callback(self.on_parameters)
+        for i, t in enumerate(cfg.topics):
+            self.create_subscription(message_class(t.type), t.topic, partial(self.on_message, i),
+                                     topic_qos(t), raw=True)
+        self.create_subscription(String, "~/instruction", self.on_instruction, 10)
+        self.create_service(Trigger, "~/start", self.on_start)
+        self.create_service(SetBool, "~/stop", self.on_stop)
+        self.create_service(Trigger, "~/discard", self.on_discard)
+        self.status_pub = self.create_publisher(String, "~/status", 10)
+        self.diagnostics = self.create_publisher(DiagnosticArray, self.spec.ros.diagnostics.name, 10)
+        self.create_timer(1.0, self.tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        out = self.recorder.output_dir
+        self.get_logger().info(f"recording {len(cfg.topics)} topics from {config} into {out}")
+        stale = sorted(out.glob(f"*{PARTIAL_SUFFIX}")) if out.is_dir() else []
+        if stale:
+            self.get_logger().warning(f"{len(stale)} unfinished episode(s) in {out} from a recorder that died: "
+                                      f"run `dreamgen bag recover {out}`")
+
+    def now_ns(self) -> int:
+        return self.get_clock().now().nanoseconds
+
+    def on_message(self, index: int, data: bytes) -> None:
+        self.recorder.observe(index, self.now_ns(), time.time_ns(), data)
+
+    def on_instruction(self, msg: String) -> None:
+        self.instruction = msg.data
+
+    def on_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        for p in params:
+            if p.name in ("instruction", "operator"):
+                setattr(self, p.name, str(p.value))
+        return SetParametersResult(successful=True)
+
+    def on_start(self, _: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        try:
+            name = self.recorder.start(self.instruction, self.operator, self.now_ns(), time.time_ns())
+        except Refused as exc:
+            response.success, response.message = False, str(exc)
+            self.get_logger().warning(f"start refused: {exc}")
+            return response
+        response.success, response.message = True, name
+        self.get_logger().info(f"recording {name}: {self.instruction!r}")
+        return response
+
+    def on_stop(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        outcome = "success" if request.data else "failure"
+        try:
+            closed = self.recorder.stop(outcome, self.now_ns(), time.time_ns())
+        except Refused as exc:
+            response.success, response.message = False, str(exc)
+            return response
+        response.success = True
+        response.message = json.dumps({"episode": closed.name, "outcome": outcome, "qa": closed.verdict,
+                                       "reasons": closed.reasons})
+        self.get_logger().info(f"stopped {closed.name} ({outcome}), QA {closed.verdict}"
+                               + "".join(f"\n  {r}" for r in closed.reasons))
+        return response
+
+    def on_discard(self, _: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        try:
+            response.message = self.recorder.discard()
+            response.success = True
+        except Refused as exc:
+            response.success, response.message = False, str(exc)
+        return response
+
+    def tick(self) -> None:
+        stopped = self.recorder.check_disk(self.now_ns(), time.time_ns())
+        if stopped is not None:
+            self.get_logger().error(f"stopped {stopped.name}: disk space below "
+                                    f"{self.recorder.cfg.min_free_disk_mb} MB")
+        status = self.recorder.status(self.now_ns())
+        self.status_pub.publish(String(data=json.dumps(status)))
+        self.publish_diagnostics(status)
+        self.log_closed()
+
+    def publish_diagnostics(self, status: dict) -> None:
+        reasons = status.get("qa", {}).get("reasons", [])
+        d = DiagnosticStatus(level=DiagnosticStatus.WARN if reasons else DiagnosticStatus.OK,
+                             name="dreamgen/episode_recorder", hardware_id=self.spec.name,
+                             message="; ".join(reasons) or status["state"])
+        values = {"state": status["state"], "episode": status["episode"] or "", "elapsed_s": status["elapsed_s"],
+                  **{f"{name} rate_hz": t.get("rate_hz", "") for name, t in status["topics"].items()}}
+        d.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        msg = DiagnosticArray(status=[d])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics.publish(msg)
+
+    def log_closed(self) -> None:
+        for closed in self.recorder.take_closed():
+            if closed.error:
+                self.get_logger().error(f"episode {closed.name} failed to close: {closed.error}; "
+                                        f"run `dreamgen bag recover {self.recorder.output_dir}`")
+            elif closed.path:
+                self.get_logger().info(f"saved {closed.path} {closed.counts}")
+
+    def on_shutdown(self) -> None:
+        if self.recorder.episode is not None:
+            closed = self.recorder.stop("interrupted", self.now_ns(), time.time_ns(),
+                                        "recorder shut down (SIGINT/SIGTERM)")
+            self.get_logger().info(f"closing {closed.name} as interrupted")
+        self.recorder.wait_closed()
+        self.log_closed()
+
+
+main = main_for(EpisodeRecorderNode)

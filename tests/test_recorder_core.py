@@ -1,0 +1,94 @@
+"""The recorder's core without ROS: config validation, QA rules, start gate and disk guard."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from dreamgen_core.config import ConfigError
+from dreamgen_core.recording import EpisodeQa, Recorder, Refused, load_recording_config, parse_recording_config
+from test_bag_core import NS, joint_state
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def config(**overrides: object):
+    topics = [{"topic": "/joint_states", "type": "sensor_msgs/msg/JointState", "rate_hz": 100, "required": True},
+              {"topic": "/camera/ego_view/image_raw", "type": "sensor_msgs/msg/Image", "rate_hz": 30,
+               "required": True},
+              {"topic": "/diagnostics", "type": "diagnostic_msgs/msg/DiagnosticArray", "rate_hz": 0}]
+    return parse_recording_config({"topics": topics, **overrides}, "test.yaml")
+
+
+def test_shipped_config_loads() -> None:
+    cfg = load_recording_config(REPO / "ros2_ws/src/dreamgen/config/recording.yaml")
+    assert [t.topic for t in cfg.topics if t.required] == [
+        "/joint_states", "/camera/ego_view/image_raw", "/teleop/joint_command", "/gr1/joint_command"]
+    assert cfg.flush_period_s == 1.0 and cfg.rate_tolerance == 0.2
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"recording": {"topics": [{"topic": "/x", "type": "sensor_msgs/msg/Nope"}]}},
+     "test.yaml: recording.topics[0].type: 'sensor_msgs/msg/Nope': not a standard ROS 2 Jazzy"),
+    ({"topics": [{"topic": "x", "type": "std_msgs/msg/String"}]}, "topics[0].topic: 'x': must be an absolute"),
+    ({"topics": [{"topic": "/x", "type": "std_msgs/msg/String", "rate": 3}]}, "topics[0].rate: 3: unknown key"),
+    ({"flush_period_s": 0, "topics": [{"topic": "/x", "type": "std_msgs/msg/String"}]}, "flush_period_s: 0.0: must be > 0"),
+])
+def test_bad_config_names_key_and_value(data: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_recording_config(data, "test.yaml")
+
+
+def feed(qa: EpisodeQa, index: int, hz: float, seconds: float, t0: int = 0, stamp_offset=lambda t: 0) -> None:
+    period = int(NS / hz)
+    for k in range(int(hz * seconds)):
+        t = t0 + k * period
+        qa.observe(index, t, joint_state(t + stamp_offset(t)))
+
+
+def test_qa_ok_then_names_slow_topic_gap_and_stale() -> None:
+    cfg = config()
+    qa = EpisodeQa(cfg, 0)
+    feed(qa, 0, 100, 3)
+    feed(qa, 1, 30, 3)
+    assert qa.report(3 * NS).verdict == "ok"
+    slow = EpisodeQa(cfg, 0)
+    feed(slow, 0, 100, 3)
+    feed(slow, 1, 5, 3)
+    report = slow.report(3 * NS)
+    assert report.verdict == "needs_review"
+    assert "/camera/ego_view/image_raw: 5.0 Hz, expected 30 Hz (at least 24.0)" in report.reasons
+    assert "/camera/ego_view/image_raw: largest gap 0.200 s, limit 0.167 s" in report.reasons
+    assert report.reasons == [r for r in report.reasons if r.startswith("/camera")]
+    assert "/joint_states: stale, nothing for 2.0 s" in slow.report(5 * NS).reasons
+
+
+def test_qa_flags_stamps_backwards_and_clock_jumps() -> None:
+    cfg = config()
+    qa = EpisodeQa(cfg, 0)
+    feed(qa, 0, 100, 2, stamp_offset=lambda t: -15_000_000 if t == 50 * NS // 100 else 0)
+    feed(qa, 1, 30, 2, stamp_offset=lambda t: 5 * NS if t >= NS else 0)
+    reasons = qa.report(2 * NS).reasons
+    assert "/joint_states: header stamps went backwards 1 times (largest 0.005 s): out of order" in reasons
+    assert any(r.startswith("/camera/ego_view/image_raw: header stamps jumped 5.") and "clock jump" in r
+               for r in reasons), reasons
+
+
+def test_start_gate_and_disk_guard(tmp_path: Path) -> None:
+    rec = Recorder(config(output_dir=str(tmp_path)), "gr1", "h")
+    rec.observe(0, 0, 0, joint_state(0))
+    with pytest.raises(Refused, match=r"/camera/ego_view/image_raw: nothing received yet"):
+        rec.start("pick", "", NS // 2, 0)
+    rec.observe(1, NS // 2, 0, joint_state(0))
+    with pytest.raises(Refused, match=r"/joint_states: stale, nothing for 1.5 s"):
+        rec.start("pick", "", 3 * NS // 2, 0)
+    with pytest.raises(Refused, match="no instruction"):
+        rec.start(" ", "", NS // 2, 0)
+    full = Recorder(config(output_dir=str(tmp_path), min_free_disk_mb=10**9), "gr1", "h")
+    full.observe(0, 0, 0, joint_state(0))
+    full.observe(1, 0, 0, joint_state(0))
+    with pytest.raises(Refused, match=r"refusing to start: disk space low: \d+ MB free in .*minimum 1000000000 MB"):
+        full.start("pick", "", 0, 0)
+    assert not list(tmp_path.iterdir())

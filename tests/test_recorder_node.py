@@ -1,0 +1,336 @@
+"""episode_recorder over real rclpy/Fast DDS: a feeder in this process publishes the GR1's topics at
+the configured rates (320x200 images), the recorder runs as its own process like on the robot.
+
+Count tolerance: a recorded topic must hold what was published while it recorded, within 10% + 3
+messages (start/stop land between two publishes; delivery takes a moment), and its rate within the
+QA tolerance of the configured one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import rclpy
+import yaml
+from mcap.reader import make_reader
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosbags.highlevel import AnyReader
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import String
+from std_srvs.srv import SetBool, Trigger
+
+from dreamgen_core.bag import read_info
+from dreamgen_core.embodiment import load_embodiment
+from dreamgen_core.ros.node_process import NodeProcess
+
+RATES = {"/joint_states": 100.0, "/camera/ego_view/image_raw": 30.0, "/camera/ego_view/camera_info": 30.0,
+         "/teleop/joint_command": 20.0, "/gr1/joint_command": 20.0}
+TYPES = {"/joint_states": "sensor_msgs/msg/JointState", "/camera/ego_view/image_raw": "sensor_msgs/msg/Image",
+         "/camera/ego_view/camera_info": "sensor_msgs/msg/CameraInfo", "/teleop/joint_command":
+         "sensor_msgs/msg/JointState", "/gr1/joint_command": "sensor_msgs/msg/JointState"}
+WIDTH, HEIGHT = 320, 200
+pytestmark = pytest.mark.ros
+
+
+def write_config(path: Path, output_dir: Path, **overrides: object) -> Path:
+    topics = [{"topic": t, "type": TYPES[t], "rate_hz": hz, "required": "camera_info" not in t}
+              for t, hz in RATES.items()]
+    topics.append({"topic": "/diagnostics", "type": "diagnostic_msgs/msg/DiagnosticArray", "rate_hz": 0})
+    # The feeder shares this process's GIL with pytest: allow it some scheduling jitter in gaps.
+    cfg = {"output_dir": str(output_dir), "calibration_dir": str(path.parent / "calibration"),
+           "max_gap_factor": 20.0, "topics": topics, **overrides}
+    path.write_text(yaml.safe_dump({"recording": cfg}))
+    return path
+
+
+def make_messages() -> dict[str, object]:
+    spec = load_embodiment("gr1")
+    js = JointState(name=list(spec.joint_names), position=[0.0] * spec.dim)
+    image = Image(height=HEIGHT, width=WIDTH, encoding="rgb8", step=WIDTH * 3, data=bytes(WIDTH * HEIGHT * 3))
+    return {"/joint_states": js, "/camera/ego_view/image_raw": image,
+            "/camera/ego_view/camera_info": CameraInfo(height=HEIGHT, width=WIDTH),
+            "/teleop/joint_command": JointState(name=list(spec.joint_names), position=[0.0] * spec.dim),
+            "/gr1/joint_command": JointState(name=list(spec.joint_names), position=[0.0] * spec.dim)}
+
+
+class Feeder(threading.Thread):
+    """Publishes every topic on its own schedule, stamping headers with the publish time."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(daemon=True)
+        self.messages = make_messages()
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.pubs = {t: node.create_publisher(type(m), t, qos) for t, m in self.messages.items()}
+        self.rates = dict(RATES)
+        self.sent: dict[str, list[float]] = {t: [] for t in RATES}
+        self.running = True
+
+    def run(self) -> None:
+        due = dict.fromkeys(self.rates, time.monotonic())
+        while self.running:
+            now = time.monotonic()
+            for topic, hz in self.rates.items():
+                if hz > 0 and now >= due[topic]:
+                    msg = self.messages[topic]
+                    wall = time.time_ns()
+                    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(wall, 1_000_000_000)
+                    self.pubs[topic].publish(msg)
+                    self.sent[topic].append(wall / 1e9)
+                    due[topic] = max(due[topic] + 1.0 / hz, now)
+                elif hz <= 0:
+                    due[topic] = now + 0.01
+            time.sleep(max(0.0, min(due.values()) - time.monotonic()))
+
+    def published(self, topic: str, since: float, until: float) -> int:
+        return sum(1 for t in list(self.sent[topic]) if since <= t <= until)
+
+
+class Rig:
+    """This process's ROS side: the feeder, service clients and the recorder's status."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = Node("recorder_test", context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.feeder = Feeder(self.node)
+        self.status: dict[str, dict] = {}
+        self.env = env
+        threading.Thread(target=self.executor.spin, daemon=True).start()
+        self.feeder.start()
+
+    def call(self, recorder: str, service: str, request: object) -> object:
+        srv = SetBool if service == "stop" else Trigger
+        client = self.node.create_client(srv, f"/{recorder}/{service}")
+        try:
+            assert client.wait_for_service(timeout_sec=20), f"/{recorder}/{service} never appeared"
+            future = client.call_async(request)
+            deadline = time.monotonic() + 20
+            while not future.done() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert future.done(), f"/{recorder}/{service} did not answer"
+            return future.result()
+        finally:
+            self.node.destroy_client(client)
+
+    def watch_status(self, recorder: str) -> None:
+        self.node.create_subscription(String, f"/{recorder}/status",
+                                      lambda m: self.status.__setitem__(recorder, json.loads(m.data)), 10)
+
+    def close(self) -> None:
+        self.feeder.running = False
+        self.feeder.join()
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+@pytest.fixture(scope="module")
+def rig(ros_env: dict[str, str]) -> Iterator[Rig]:
+    rig = Rig(ros_env)
+    yield rig
+    rig.close()
+
+
+def start_recorder(tmp: Path, env: dict[str, str], name: str, **overrides: object) -> tuple[NodeProcess, Path]:
+    out = tmp / f"{name}_episodes"
+    config = write_config(tmp / f"{name}.yaml", out, **overrides)
+    log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - the process holds it
+    proc = NodeProcess("dreamgen", "episode_recorder",
+                       {"config": str(config), "instruction": "pick up the apple", "operator": "tester"},
+                       env=env, log=log, name=name).start()
+    return proc, out
+
+
+@pytest.fixture(scope="module")
+def recorder(rig: Rig, ros_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    proc, out = start_recorder(tmp_path_factory.mktemp("rec"), ros_env, "episode_recorder")
+    rig.watch_status("episode_recorder")
+    yield "episode_recorder", out
+    assert proc.stop() == 0
+
+
+def wait_for(path: Path, timeout: float = 15.0) -> Path:
+    deadline = time.monotonic() + timeout
+    while not (path / "metadata.yaml").exists():
+        assert time.monotonic() < deadline, f"{path} never closed"
+        time.sleep(0.05)
+    return path
+
+
+def record(rig: Rig, name: str, out: Path, seconds: float, success: bool = True) -> tuple[Path, dict, tuple]:
+    """Start, record `seconds`, stop: (episode dir, stop response, (t_start, t_stop) in wall seconds)."""
+    response = rig.call(name, "start", Trigger.Request())
+    assert response.success, response.message
+    t0 = time.time()
+    time.sleep(seconds)
+    t1 = time.time()
+    stop = rig.call(name, "stop", SetBool.Request(data=success))
+    assert stop.success, stop.message
+    return wait_for(out / response.message), json.loads(stop.message), (t0, t1)
+
+
+def test_start_gate_refuses_stale_required_topic(rig: Rig, recorder: tuple[str, Path]) -> None:
+    name, out = recorder
+    rig.feeder.rates["/gr1/joint_command"] = 0
+    time.sleep(1.5)
+    response = rig.call(name, "start", Trigger.Request())
+    rig.feeder.rates["/gr1/joint_command"] = RATES["/gr1/joint_command"]
+    assert not response.success
+    assert re.search(r"/gr1/joint_command: (stale, nothing for \d+\.\d s|nothing received yet)", response.message)
+    assert "/joint_states" not in response.message
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_record_read_back_with_rosbags_and_mcap(rig: Rig, recorder: tuple[str, Path]) -> None:
+    name, out = recorder
+    time.sleep(1.2)
+    rig.status.pop(name, None)
+    bag, stop, (t0, t1) = record(rig, name, out, 3.0)
+    assert stop["qa"] == "ok", stop["reasons"]
+
+    with AnyReader([bag]) as reader:
+        counts = {c.topic: c.msgcount for c in reader.connections}
+        stamps: dict[str, list[int]] = {}
+        log_times = []
+        for conn, t, raw in reader.messages([c for c in reader.connections if c.topic in RATES]):
+            msg = reader.deserialize(raw, conn.msgtype)
+            stamps.setdefault(conn.topic, []).append(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)
+            log_times.append(t)
+            if conn.topic == "/camera/ego_view/image_raw":
+                assert (msg.width, msg.height, len(msg.data)) == (WIDTH, HEIGHT, WIDTH * HEIGHT * 3)
+    for topic, hz in RATES.items():
+        published = rig.feeder.published(topic, t0, t1)
+        assert abs(counts[topic] - published) <= 0.1 * published + 3, (topic, counts[topic], published)
+        assert counts[topic] == pytest.approx(hz * (t1 - t0), rel=0.2), topic
+        assert stamps[topic] == sorted(stamps[topic]), f"{topic}: header stamps not monotonic"
+        assert t0 - 1 < stamps[topic][0] / 1e9 < t1 + 1  # real capture stamps, not nominal ones
+    assert log_times == sorted(log_times)
+
+    with open(next(bag.glob("*.mcap")), "rb") as f:
+        mcap = make_reader(f)
+        summary = mcap.get_summary()
+        assert {s.encoding for s in summary.schemas.values()} == {"ros2msg"}
+        assert {c.message_encoding for c in summary.channels.values()} == {"cdr"}
+        assert sum(summary.statistics.channel_message_counts.values()) == sum(counts.values())
+        episode = {m.name: m.metadata for m in mcap.iter_metadata()}["dreamgen_episode"]
+    meta = read_info(bag).custom_data
+    assert episode["instruction"] == meta["instruction"] == "pick up the apple"
+    assert meta["operator"] == "tester" and meta["outcome"] == "success" and meta["qa_verdict"] == "ok"
+    assert meta["embodiment"] == "gr1" and meta["embodiment_hash"] == load_embodiment("gr1").content_hash
+    assert meta["calibration_hash"] == "missing" and meta["software_version"].startswith("dreamgen_core")
+    assert meta["start_time"] < meta["stop_time"]
+    qa = json.loads(meta["qa"])
+    assert qa["/camera/ego_view/image_raw"]["rate_hz"] == pytest.approx(30, rel=0.2)
+
+
+def test_status_reports_recording(rig: Rig, recorder: tuple[str, Path]) -> None:
+    name, out = recorder
+    response = rig.call(name, "start", Trigger.Request())
+    assert response.success, response.message
+    time.sleep(2.2)
+    status = rig.status[name]
+    assert rig.call(name, "discard", Trigger.Request()).success
+    assert status["state"] == "recording" and status["episode"] == response.message
+    assert status["elapsed_s"] > 0.5 and status["topics"]["/joint_states"]["count"] > 50
+    assert status["qa"]["verdict"] in ("ok", "needs_review")
+
+
+def test_discard_leaves_nothing(rig: Rig, recorder: tuple[str, Path]) -> None:
+    name, out = recorder
+    before = set(out.iterdir()) if out.exists() else set()
+    response = rig.call(name, "start", Trigger.Request())
+    assert response.success, response.message
+    time.sleep(1.0)
+    assert (out / f"{response.message}.partial").is_dir()
+    discard = rig.call(name, "discard", Trigger.Request())
+    assert discard.success and discard.message == response.message
+    deadline = time.monotonic() + 10
+    while set(out.iterdir()) != before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert set(out.iterdir()) == before
+
+
+def test_throttled_camera_needs_review(rig: Rig, recorder: tuple[str, Path]) -> None:
+    name, out = recorder
+    rig.feeder.rates["/camera/ego_view/image_raw"] = 5.0
+    try:
+        time.sleep(0.5)
+        bag, stop, _ = record(rig, name, out, 3.0, success=False)
+    finally:
+        rig.feeder.rates["/camera/ego_view/image_raw"] = RATES["/camera/ego_view/image_raw"]
+    assert stop["qa"] == "needs_review" and stop["outcome"] == "failure"
+    rates = [float(m) for r in stop["reasons"]
+             for m in re.findall(r"^/camera/ego_view/image_raw: (\d+\.\d) Hz, expected 30 Hz", r)]
+    assert len(rates) == 1 and 3.5 < rates[0] < 6.5, stop["reasons"]
+    meta = read_info(bag).custom_data
+    assert meta["qa_verdict"] == "needs_review" and meta["outcome"] == "failure"
+    assert any(r.startswith("/camera/ego_view/image_raw: ") for r in json.loads(meta["qa_reasons"]))
+
+
+def test_disk_guard_refuses_to_start(rig: Rig, ros_env: dict[str, str], tmp_path: Path) -> None:
+    proc, out = start_recorder(tmp_path, ros_env, "recorder_disk", min_free_disk_mb=10**9)
+    try:
+        time.sleep(1.5)
+        response = rig.call("recorder_disk", "start", Trigger.Request())
+    finally:
+        assert proc.stop() == 0
+    assert not response.success
+    assert re.search(r"disk space low: \d+ MB free in .*recorder_disk_episodes, minimum 1000000000 MB",
+                     response.message), response.message
+    assert not list(out.iterdir())
+
+
+def test_sigterm_closes_episode_as_interrupted(rig: Rig, ros_env: dict[str, str], tmp_path: Path) -> None:
+    proc, out = start_recorder(tmp_path, ros_env, "recorder_term")
+    try:
+        time.sleep(1.5)
+        response = rig.call("recorder_term", "start", Trigger.Request())
+        assert response.success, response.message
+        time.sleep(1.5)
+        proc.process.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        proc.stop()
+    meta = read_info(out / response.message).custom_data
+    assert meta["outcome"] == "interrupted" and "SIGTERM" in meta["stop_reason"]
+    assert not list(out.glob("*.partial"))
+
+
+def test_sigkill_then_recover_loses_at_most_a_second(rig: Rig, ros_env: dict[str, str], tmp_path: Path,
+                                                     cli: Path) -> None:
+    proc, out = start_recorder(tmp_path, ros_env, "recorder_kill")
+    try:
+        time.sleep(1.5)
+        t0 = time.time()
+        response = rig.call("recorder_kill", "start", Trigger.Request())
+        assert response.success, response.message
+        t_started = time.time()
+        time.sleep(3.3)
+        proc.process.send_signal(signal.SIGKILL)
+        t_kill = time.time()
+        proc.wait(10)
+    finally:
+        proc.stop()
+    partial = out / f"{response.message}.partial"
+    assert partial.is_dir()
+    result = subprocess.run([str(cli), "bag", "recover", str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    info = read_info(out / response.message)
+    counts = {t.name: t.count for t in info.topics}
+    assert info.custom_data["outcome"] == "recovered" and not partial.exists()
+    for topic, hz in RATES.items():
+        most = rig.feeder.published(topic, t0, t_kill)
+        least = rig.feeder.published(topic, t_started, t_kill) - hz * 1.0 - 3  # flush period + delivery
+        assert least <= counts[topic] <= most, (topic, counts[topic], least, most)
