@@ -1,0 +1,311 @@
+"""Build or extend a GR00T-LeRobot v2.0 dataset so that a crash never leaves a half-written one.
+
+Everything is written into a build directory beside the target (existing files are hard-linked
+in, never modified: new episodes get new files and metadata is rewritten whole), validated, and
+swapped into place by rename. Each episode carries an idempotency key (its source's hash): a
+source already in the dataset is skipped and reported, so re-running a conversion adds nothing.
+A lock file beside the target keeps two writers from racing and losing each other's episodes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dreamgen_core.dataset import layout as L
+from dreamgen_core.dataset.episode import EpisodeData
+from dreamgen_core.dataset.stats import dataset_stats
+from dreamgen_core.dataset.validate import validate
+from dreamgen_core.embodiment import Embodiment
+from dreamgen_core.video import EncoderConfig, ModelViewTransform, VideoWriter
+
+PROVENANCE_FORMAT = "dreamgen.dataset.provenance/1"
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What `add` did: the episode index it got, or why the source was skipped."""
+
+    source_key: str
+    episode_index: int | None
+    skipped: str = ""
+
+
+@dataclass
+class _Catalog:
+    """The dataset's metadata as it grows; only updated once an episode's files are complete."""
+
+    tasks: list[str] = field(default_factory=list)
+    episodes: list[dict[str, Any]] = field(default_factory=list)
+    provenance: list[dict[str, Any]] = field(default_factory=list)
+    extras: dict[str, str] | None = None  # name → dtype; fixed by the first episode ever written
+    total_frames: int = 0
+
+    @classmethod
+    def load(cls, root: Path) -> _Catalog:
+        meta = root / "meta"
+        info = L.read_json(meta / "info.json")
+        standard = set(L.SCALAR_COLUMNS) | set(L.VECTOR_COLUMNS)
+        extras = {k: f["dtype"] for k, f in info["features"].items() if k not in standard and f["dtype"] != "video"}
+        tasks = sorted(L.read_jsonl(meta / "tasks.jsonl"), key=lambda row: row["task_index"])
+        return cls([row["task"] for row in tasks], L.read_jsonl(meta / "episodes.jsonl"),
+                   L.read_json(meta / "provenance.json")["episodes"], extras if info["total_episodes"] else None,
+                   info["total_frames"])
+
+    def source_index(self) -> dict[str, int]:
+        return {entry["source_key"]: entry["episode_index"] for entry in self.provenance}
+
+
+class DatasetWriter:
+    """`with DatasetWriter(root, spec) as w: w.add(episode)`; leaving the block commits, an exception aborts.
+
+    `root` may exist (episodes are appended) or not (it is created). `results` lists every `add`.
+    """
+
+    def __init__(self, root: Path, spec: Embodiment, encoder: EncoderConfig = EncoderConfig()):
+        self.root, self.spec, self.encoder = Path(root), spec, encoder
+        self.results: list[AddResult] = []
+        self._transforms = {key: ModelViewTransform.for_camera(cam) for key, cam in spec.cameras.items()}
+        self._build: Path | None = None
+        self._lock: int | None = None
+        self._catalog = _Catalog()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def __enter__(self) -> DatasetWriter:
+        self.open()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+    def open(self) -> None:
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = _acquire_lock(self.root)
+        try:
+            _recover(self.root)
+            self._build = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.build-", dir=self.root.parent))
+            if self.root.exists():
+                if not (self.root / "meta" / "info.json").is_file():
+                    raise L.DatasetError(f"{self.root}: exists but is no dataset (no meta/info.json); "
+                                         "refusing to touch it")
+                self._catalog = _Catalog.load(self.root)
+                self._check_compatible()
+                shutil.copytree(self.root, self._build, copy_function=os.link, dirs_exist_ok=True)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Drop the build; the target is exactly as it was."""
+        if self._build is not None:
+            shutil.rmtree(self._build, ignore_errors=True)
+            self._build = None
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def commit(self) -> None:
+        """Write metadata, validate the build, and swap it into place (nothing to do if nothing was added)."""
+        build = self._require_open()
+        try:
+            if self.root.exists() and not any(r.episode_index is not None for r in self.results):
+                return
+            self._write_meta(build)
+            problems = validate(build)
+            if problems:
+                raise L.DatasetError(f"{self.root}: refusing to commit an invalid dataset: " + "; ".join(problems[:5]))
+            _swap(build, self.root)
+            self._build = None
+        finally:
+            self.abort()
+
+    # -- episodes --------------------------------------------------------------------------------
+    def add(self, episode: EpisodeData) -> AddResult:
+        """Write one episode (videos streamed, then parquet); a failure removes its files and re-raises."""
+        build = self._require_open()
+        episode = episode.checked(self.spec)
+        known = self._catalog.source_index()
+        if episode.source_key in known:
+            where = known[episode.source_key]
+            result = AddResult(episode.source_key, None, f"source already in the dataset as episode {where}")
+            self.results.append(result)
+            return result
+        extras = self._extras_of(episode)
+        index = len(self._catalog.episodes)
+        tasks = list(self._catalog.tasks)
+        written: list[Path] = []
+        try:
+            for key, frames in episode.frames.items():
+                written.append(self._encode(build, episode, index, key, frames))
+            table = self._table(episode, index, tasks, extras)
+            written.append(build / L.data_file(index))
+            written[-1].parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, written[-1])
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+        self._record(episode, index, tasks, extras)
+        result = AddResult(episode.source_key, index)
+        self.results.append(result)
+        return result
+
+    def _encode(self, build: Path, episode: EpisodeData, index: int, camera: str, frames: Any) -> Path:
+        view = self.spec.cameras[camera].model_view
+        path = build / L.video_file(view.video_key, index)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with VideoWriter(path, self.spec.rates.dataset_fps, tuple(view.size_hw), self.encoder) as video:
+            for frame in self._transforms[camera].map(frames):
+                if video.count == episode.length:
+                    raise L.DatasetError(f"episode {episode.source_key!r}: frames.{camera}: more frames than "
+                                         f"the {episode.length} state rows")
+                video.write(frame)
+            if video.count != episode.length:  # raised inside the `with`, so the short mp4 is removed
+                raise L.DatasetError(f"episode {episode.source_key!r}: frames.{camera}: {video.count} frames, "
+                                     f"expected {episode.length} (one per state row)")
+        return path
+
+    def _table(self, episode: EpisodeData, index: int, tasks: list[str], extras: dict[str, str]) -> pa.Table:
+        n = episode.length
+        task, validity = _task_index(episode.task, tasks), _task_index(episode.validity, tasks)
+        last = np.arange(n) == n - 1
+        columns: dict[str, Any] = {
+            L.STATE: _list_column(episode.state), L.ACTION: _list_column(episode.action),
+            L.TIMESTAMP: L.timestamps(n, self.spec.rates.dataset_fps), L.FRAME_INDEX: np.arange(n),
+            L.EPISODE_INDEX: np.full(n, index), L.INDEX: self._catalog.total_frames + np.arange(n),
+            L.TASK_INDEX: np.full(n, task), L.TASK_DESCRIPTION: np.full(n, task), L.VALIDITY: np.full(n, validity),
+            L.REWARD: (last & episode.success).astype(np.float32), L.DONE: last,
+            **episode.extra_columns}
+        schema = L.arrow_schema(self._features(extras))
+        return pa.Table.from_pydict({name: columns[name] for name in schema.names}, schema=schema)
+
+    def _record(self, episode: EpisodeData, index: int, tasks: list[str], extras: dict[str, str]) -> None:
+        c = self._catalog
+        c.tasks, c.extras = tasks, extras
+        c.episodes.append({"episode_index": index, "tasks": [episode.task, episode.validity], "length": episode.length})
+        c.provenance.append({"episode_index": index, "source_key": episode.source_key, "success": episode.success,
+                             "validity": episode.validity, **episode.provenance})
+        c.total_frames += episode.length
+
+    # -- metadata --------------------------------------------------------------------------------
+    def _features(self, extras: dict[str, str]) -> dict[str, dict[str, Any]]:
+        fps = self.spec.rates.dataset_fps
+        features = {cam.model_view.video_key: L.video_feature(tuple(cam.model_view.size_hw), fps)
+                    for cam in self.spec.cameras.values()}
+        features |= {name: L.vector_feature(self.spec.joint_names) for name in L.VECTOR_COLUMNS}
+        features |= {name: L.scalar_feature(dtype) for name, dtype in L.SCALAR_COLUMNS.items()}
+        features |= {name: L.scalar_feature(dtype) for name, dtype in extras.items()}
+        return features
+
+    def _info(self) -> dict[str, Any]:
+        c, fps = self._catalog, self.spec.rates.dataset_fps
+        episodes = len(c.episodes)
+        return {"codebase_version": L.CODEBASE_VERSION, "robot_type": self.spec.robot_type,
+                "total_episodes": episodes, "total_frames": c.total_frames, "total_tasks": len(c.tasks),
+                "total_videos": episodes * len(self.spec.cameras), "total_chunks": -(-episodes // L.CHUNKS_SIZE),
+                "chunks_size": L.CHUNKS_SIZE, "fps": int(fps) if float(fps).is_integer() else fps,
+                "splits": {"train": f"0:{episodes}"}, "data_path": L.DATA_PATH, "video_path": L.VIDEO_PATH,
+                "features": self._features(c.extras or {})}
+
+    def _provenance(self) -> dict[str, Any]:
+        views = {key: asdict(cam.model_view) | {"native_hw": [cam.height, cam.width]}
+                 for key, cam in self.spec.cameras.items()}
+        return {"format": PROVENANCE_FORMAT, "dreamgen_core": version("dreamgen_core"),
+                "embodiment": {"name": self.spec.name, "content_hash": self.spec.content_hash},
+                "robot_type": self.spec.robot_type, "fps": self.spec.rates.dataset_fps, "model_views": views,
+                "encoder": asdict(self.encoder), "episodes": self._catalog.provenance}
+
+    def _write_meta(self, build: Path) -> None:
+        meta, c = build / "meta", self._catalog
+        info = self._info()
+        tables = (pq.read_table(build / L.data_file(e["episode_index"])) for e in c.episodes)
+        stat_columns = [k for k, f in info["features"].items() if f["dtype"] != "video"]
+        L.write_json(meta / "info.json", info)
+        L.write_json(meta / "modality.json", self.spec.modality())
+        L.write_jsonl(meta / "episodes.jsonl", c.episodes)
+        L.write_jsonl(meta / "tasks.jsonl", [{"task_index": i, "task": t} for i, t in enumerate(c.tasks)])
+        L.write_json(meta / "stats.json", dataset_stats(tables, stat_columns))
+        L.write_json(meta / "provenance.json", self._provenance())
+
+    # -- checks ----------------------------------------------------------------------------------
+    def _require_open(self) -> Path:
+        if self._build is None:
+            raise RuntimeError("DatasetWriter is not open: use it as a context manager or call open()")
+        return self._build
+
+    def _check_compatible(self) -> None:
+        meta = self.root / "meta"
+        info, provenance = L.read_json(meta / "info.json"), L.read_json(meta / "provenance.json")
+        theirs, ours = provenance["embodiment"]["content_hash"], self.spec.content_hash
+        if theirs != ours:
+            raise L.DatasetError(f"{meta / 'provenance.json'}: embodiment.content_hash: {theirs[:16]}: the dataset "
+                                 f"was built with another embodiment spec than {self.spec.name} ({ours[:16]})")
+        if info["fps"] != self.spec.rates.dataset_fps:
+            raise L.DatasetError(f"{meta / 'info.json'}: fps: {info['fps']}: spec {self.spec.name} "
+                                 f"says {self.spec.rates.dataset_fps}")
+
+    def _extras_of(self, episode: EpisodeData) -> dict[str, str]:
+        """The episode's extra columns (name → dtype), which must be those of the dataset's other episodes."""
+        theirs = {name: str(column.dtype) for name, column in episode.extra_columns.items()}
+        if self._catalog.extras is not None and theirs != self._catalog.extras:
+            raise L.DatasetError(f"episode {episode.source_key!r}: extra_columns: {theirs}: every episode of a "
+                                 f"dataset needs the same extra columns, this one has {self._catalog.extras}")
+        return theirs
+
+
+def _task_index(text: str, tasks: list[str]) -> int:
+    """Index of `text` in the one annotation table (instructions and validity labels), added if new."""
+    if text not in tasks:
+        tasks.append(text)
+    return tasks.index(text)
+
+
+def _list_column(matrix: np.ndarray) -> pa.ListArray:
+    rows, width = matrix.shape
+    offsets = np.arange(0, rows * width + 1, width, dtype=np.int32)
+    return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(matrix).reshape(-1)))
+
+
+def _previous(root: Path) -> Path:
+    return root.parent / f".{root.name}.previous"
+
+
+def _acquire_lock(root: Path) -> int:
+    fd = os.open(root.parent / f".{root.name}.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise L.DatasetError(f"{root}: another dataset writer is working on it") from None
+    return fd
+
+
+def _recover(root: Path) -> None:
+    """Finish a swap a crash interrupted: between the two renames only the previous version exists."""
+    previous = _previous(root)
+    if previous.exists() and not root.exists():
+        os.rename(previous, root)
+    elif previous.exists():
+        shutil.rmtree(previous)
+
+
+def _swap(build: Path, root: Path) -> None:
+    if root.exists():
+        os.rename(root, _previous(root))
+        os.rename(build, root)
+        shutil.rmtree(_previous(root))
+    else:
+        os.rename(build, root)
