@@ -57,9 +57,9 @@ def recorded(ros_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory):
             instruction = node.create_publisher(String, "/episode_recorder/instruction", 10)
             for k, ending in enumerate(("success", "discard", "failure")):
                 assert call(Trigger, "/sim/reset", Trigger.Request()).success
-                instruction.publish(String(data=f"episode {k}: push the red cube onto the green target"))
                 deadline = time.monotonic() + 30
-                while True:  # the start gate refuses while a required topic is still stale
+                while True:  # until discovered, and while the start gate finds a required topic stale
+                    instruction.publish(String(data=f"episode {k}: push the red cube onto the green target"))
                     rclpy.spin_once(node, timeout_sec=0.2)
                     started = call(Trigger, "/episode_recorder/start", Trigger.Request())
                     if started.success or time.monotonic() > deadline:

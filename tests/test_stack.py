@@ -54,19 +54,20 @@ def test_duplicate_node_names_are_rejected(tmp_path: Path) -> None:
         load_stack(path)
 
 
-def test_every_stack_node_and_parameter_file_exists_in_the_package() -> None:
+def test_every_stack_node_and_parameter_file_exists(ros_env: dict[str, str]) -> None:
     scripts = entry_points()
+    share = find_share("dreamgen", ros_env)
     for stack_file in sorted((PACKAGE / "config").glob("*.yaml")):
         if "\nnodes:" not in stack_file.read_text():
             continue  # not a stack description (e.g. recording.yaml)
-        for node in plan(load_stack(stack_file), sim=True, embodiment="gr1", share_dir=PACKAGE):
+        for node in plan(load_stack(stack_file), sim=True, embodiment="gr1", share_dir=share):
             assert node.package == "dreamgen"
             assert node.executable in scripts, f"{stack_file.name}: no entry point {node.executable}"
             module = PACKAGE / (scripts[node.executable].replace(".", "/") + ".py")
             assert module.is_file(), f"{node.executable} -> {module} missing"
             for value in node.parameters.values():
-                if isinstance(value, str) and value.startswith(str(PACKAGE)):
-                    assert Path(value).is_file(), f"{stack_file.name}: parameter file {value} missing"
+                if isinstance(value, str) and value.startswith(str(share)):
+                    assert Path(value).exists(), f"{stack_file.name}: parameter file {value} missing"
 
 
 def launch_nodes(path: Path) -> list[dict[str, object]]:

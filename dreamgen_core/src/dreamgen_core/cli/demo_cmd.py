@@ -1,21 +1,26 @@
 """`dreamgen demo`: the DreamGen loop in miniature on the simulated robot, step by step.
 
-Each step says what it did and where its output is. Today the loop has its foundation: the
-embodiment spec and a real ROS 2 graph (a pose publisher standing in for the robot, checked by
-joint_state_check over Fast DDS). Later stages append their steps here.
+Each step says what it did and where its output is: the embodiment spec; a bring-up check of a
+real ROS 2 graph over Fast DDS; episodes recorded by the collect stack (simulated GR1, scripted
+teleop, safety monitor, recorder) under a scripted operator. Later stages append their steps.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import time
 from pathlib import Path
 
 from dreamgen_core.atomic import write_text_atomic
 from dreamgen_core.cli.embodiment_cmd import render
 from dreamgen_core.embodiment import load_embodiment
-from dreamgen_core.ros.node_process import NodeProcess
+from dreamgen_core.bag import read_info
+from dreamgen_core.ros.node_process import NodeProcess, find_share
+from dreamgen_core.ros.stack_runner import StackRunner
+from dreamgen_core.stack import PlannedNode, load_stack, plan
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -24,6 +29,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--embodiment", default="gr1", help="spec name or YAML path (default: gr1)")
     parser.add_argument("--out", type=Path, default=Path("demo_output"), help="output directory (default: demo_output)")
     parser.add_argument("--check-seconds", type=float, default=3.0, help="how long to check the joint stream")
+    parser.add_argument("--episodes", type=int, default=2, help="episodes to record in simulation (default: 2)")
+    parser.add_argument("--camera", default="640x400", help="simulated head camera WxH (default: 640x400)")
     parser.set_defaults(run=run)
 
 
@@ -42,6 +49,17 @@ def run(args: argparse.Namespace) -> int:
     write_text_atomic(modality, json.dumps(spec.modality(), indent=2) + "\n")
     print(f"-> GR00T modality.json: {modality}")
 
+    if not check_graph(args):
+        return 1
+    episodes = collect(args)
+    if not episodes:
+        return 1
+
+    print(f"\ndemo finished in {time.monotonic() - started:.1f} s; outputs in {args.out.resolve()}")
+    return 0
+
+
+def check_graph(args: argparse.Namespace) -> bool:
     step(2, "ROS 2 graph over Fast DDS: pose_publisher (robot stand-in) -> joint_state_check")
     report_path = args.out / "joint_check.json"
     report_path.unlink(missing_ok=True)
@@ -54,12 +72,41 @@ def run(args: argparse.Namespace) -> int:
             code = check.wait(timeout=args.check_seconds + 30)
     if not report_path.exists():
         print(f"joint_state_check wrote no report (exit {code}); see {args.out / 'ros_nodes.log'}")
-        return 1
+        return False
     report = json.loads(report_path.read_text())
     print(f"{report['messages']} JointState messages at {report['rate_hz']} Hz, "
           f"{len(report['joint_names']) - len(report['missing'])}/{len(report['joint_names'])} joints by name, "
           f"verdict: {'ok' if report['ok'] else report['problems']}")
     print(f"-> report: {report_path}   node logs: {args.out / 'ros_nodes.log'}")
+    return bool(report["ok"]) and code == 0
 
-    print(f"\ndemo finished in {time.monotonic() - started:.1f} s; outputs in {args.out.resolve()}")
-    return 0 if report["ok"] and code == 0 else 1
+
+def collect(args: argparse.Namespace) -> list[Path]:
+    """Record episodes with the collect stack (as `dreamgen-stack collect --sim`) and a scripted operator."""
+    step(3, f"collect: {args.episodes} episodes on the simulated GR1 "
+            "(sim_robot, scripted_teleop -> safety_monitor -> /gr1/joint_command, episode_recorder)")
+    share = find_share("dreamgen", os.environ)
+    width, height = (int(v) for v in args.camera.lower().split("x"))
+    episodes_dir = (args.out / "episodes").resolve()
+    shutil.rmtree(episodes_dir, ignore_errors=True)
+    report_path = (args.out / "collect.json").resolve()
+    nodes = plan(load_stack(share / "config" / "collect.yaml"), sim=True, embodiment=args.embodiment, share_dir=share,
+                 overrides={"sim_robot": {"camera_width": width, "camera_height": height},
+                            "episode_recorder": {"output_dir": str(episodes_dir), "operator": "demo"}})
+    director = PlannedNode("dreamgen", "episode_director", "episode_director",
+                           {"embodiment": args.embodiment, "use_sim_time": True, "episodes": args.episodes,
+                            "report": str(report_path)})
+    logs = args.out / "logs"
+    with StackRunner([*nodes, director], logs) as runner:
+        name, code = runner.wait_until_exit()
+    if name != "episode_director" or code != 0:
+        print(f"collect failed: {name} exited with {code}; see {logs / (name + '.log')}")
+        return []
+    bags = sorted(p for p in episodes_dir.iterdir() if (p / "metadata.yaml").is_file())
+    for bag in bags:
+        info = read_info(bag)
+        meta = info.custom_data
+        print(f"  {bag.name}: {meta.get('outcome')}, QA {meta.get('qa_verdict')}, {info.duration_s:.1f} s, "
+              f"{sum(t.count for t in info.topics)} messages  \"{meta.get('instruction')}\"")
+    print(f"-> episode bags (rosbag2 MCAP): {episodes_dir}   node logs: {logs}")
+    return bags

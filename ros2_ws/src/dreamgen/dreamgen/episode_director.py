@@ -62,9 +62,14 @@ class EpisodeDirector(DreamgenNode):
         seed_before = self.task.get("seed")
         self.call(self.reset, Trigger.Request())
         self.wait_for(lambda: self.task.get("seed") not in (None, seed_before), "a new task after /sim/reset")
-        self.instruction.publish(String(data=self.task["instruction"]))
-        time.sleep(0.3)  # let the recorder take the instruction before it starts
-        started = self.call(self.start, Trigger.Request())
+        self.wait_for(lambda: self.instruction.get_subscription_count() > 0, "the recorder's instruction topic")
+        deadline = time.monotonic() + 30.0
+        while True:  # the start gate refuses while a required topic is stale (e.g. right after a reset)
+            self.instruction.publish(String(data=self.task["instruction"]))
+            time.sleep(0.3)  # let the recorder take the instruction before it starts
+            started = self.call(self.start, Trigger.Request())
+            if started.success or time.monotonic() > deadline:
+                break
         if not started.success:
             raise RuntimeError(f"episode {index}: recorder refused to start: {started.message}")
         self.wait_for(lambda: self.teleop_state == "running", "the teleop to start")
