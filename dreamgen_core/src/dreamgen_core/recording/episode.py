@@ -154,11 +154,12 @@ class Recorder:
             raise Refused(f"episode {self.episode.name} is still recording: stop or discard it first")
         if not instruction.strip():
             raise Refused("no instruction: set the `instruction` parameter or publish on ~/instruction")
+        # Disk first: it does not depend on what the graph has discovered yet.
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self._check_disk("refusing to start")
         stale = stale_required(self.cfg, self.last_seen, now_ns)
         if stale:
             raise Refused("required topic(s) stale: " + "; ".join(stale))
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        self._check_disk("refusing to start")
         name = self._unique_name(wall_ns, instruction)
         custom = self._start_custom_data(instruction, operator, wall_ns)
         writer = BagWriter(self.output_dir / f"{name}{PARTIAL_SUFFIX}", name, self.topics,
