@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 # MuJoCo picks its GL backend at import: headless EGL, whichever test module imports it first.
@@ -12,9 +13,13 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import pytest  # noqa: E402
 
 from dreamgen_core.ros.discovery import problems  # noqa: E402
+from dreamgen_core.ros.node_process import find_share  # noqa: E402
+from dreamgen_core.ros.stack_runner import StackRunner  # noqa: E402
+from dreamgen_core.stack import load_stack, plan  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
+EPISODE_S = 3.0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -41,3 +46,55 @@ def ros_env() -> dict[str, str]:
 def cli() -> Path:
     """The installed `dreamgen` console script (what a user types)."""
     return VENV_BIN / "dreamgen"
+
+
+@pytest.fixture(scope="session")
+def sim_episodes(ros_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
+    """Three episodes recorded by the collect stack on the simulated GR1 (the middle one discarded):
+    (episodes directory, the recorder's service replies). Shared by the collect and convert tests."""
+    import rclpy
+    from std_msgs.msg import String
+    from std_srvs.srv import SetBool, Trigger
+
+    out = tmp_path_factory.mktemp("collect")
+    share = find_share("dreamgen", ros_env)
+    nodes = plan(load_stack(share / "config" / "collect.yaml"), sim=True, embodiment="gr1", share_dir=share,
+                 overrides={"sim_robot": {"camera_width": 320, "camera_height": 200},
+                            "episode_recorder": {"output_dir": str(out / "episodes"), "operator": "ci"}})
+    replies = []
+    with StackRunner(nodes, out / "logs", ros_env):
+        rclpy.init()
+        node = rclpy.create_node("collect_test")
+        try:
+            def call(srv_type, name, request):
+                client = node.create_client(srv_type, name)
+                assert client.wait_for_service(timeout_sec=60), f"{name} did not appear; logs in {out / 'logs'}"
+                future = client.call_async(request)
+                rclpy.spin_until_future_complete(node, future, timeout_sec=30)
+                assert future.done(), f"no reply from {name}"
+                return future.result()
+
+            instruction = node.create_publisher(String, "/episode_recorder/instruction", 10)
+            for k, ending in enumerate(("success", "discard", "failure")):
+                assert call(Trigger, "/sim/reset", Trigger.Request()).success
+                deadline = time.monotonic() + 30
+                while True:  # until discovered, and while the start gate finds a required topic stale
+                    instruction.publish(String(data=f"episode {k}: push the red cube onto the green target"))
+                    rclpy.spin_once(node, timeout_sec=0.2)
+                    started = call(Trigger, "/episode_recorder/start", Trigger.Request())
+                    if started.success or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.5)
+                assert started.success, started.message
+                end = time.monotonic() + EPISODE_S
+                while time.monotonic() < end:
+                    rclpy.spin_once(node, timeout_sec=0.1)
+                if ending == "discard":
+                    replies.append(call(Trigger, "/episode_recorder/discard", Trigger.Request()))
+                else:
+                    replies.append(call(SetBool, "/episode_recorder/stop", SetBool.Request(data=ending == "success")))
+                assert replies[-1].success, replies[-1].message
+        finally:
+            node.destroy_node()
+            rclpy.shutdown()
+    return out / "episodes", replies

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dreamgen_core.cli import calibrate_cmd
-from dreamgen_core.cli import demo_cmd, embodiment_cmd
-from dreamgen_core.cli import bag_cmd
-from dreamgen_core.cli import dataset_cmd
+from dreamgen_core.cli import bag_cmd, calibrate_cmd, convert_cmd, dataset_cmd, demo_cmd, embodiment_cmd
 from dreamgen_core.config import ConfigError
 
 
@@ -19,10 +16,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "world model, IDM and policy tooling.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     embodiment_cmd.register(commands)
-    demo_cmd.register(commands)
     bag_cmd.register(commands)
     calibrate_cmd.register(commands)
+    convert_cmd.register(commands)
     dataset_cmd.register(commands)
+    demo_cmd.register(commands)
     return parser
 
 

@@ -22,8 +22,9 @@ ORIGINS = ("real", "dreamed")
 @dataclass
 class EpisodeData:
     """state/action [N, dim] in the embodiment's layout (unused slots 0); frames: N native RGB uint8
-    frames per camera key of the embodiment, consumed once, lazily; source_key: idempotency key (e.g.
-    the source bag's sha256); provenance must say `origin` ("real" or "dreamed")."""
+    frames per camera key of the embodiment, consumed once, lazily (or already in the camera's model
+    view when `frames_in_model_view`: the converter transforms in its worker processes); source_key:
+    idempotency key (e.g. the source bag's sha256); provenance must say `origin` ("real" or "dreamed")."""
 
     state: np.ndarray
     action: np.ndarray
@@ -34,6 +35,7 @@ class EpisodeData:
     provenance: Mapping[str, Any]
     validity: str = "valid"
     extra_columns: Mapping[str, np.ndarray] = field(default_factory=dict)
+    frames_in_model_view: bool = False
 
     @property
     def length(self) -> int:
@@ -59,7 +61,7 @@ class EpisodeData:
             _check_extra(who, name, np.asarray(column), len(state))
         extras = {name: np.asarray(column) for name, column in self.extra_columns.items()}
         return EpisodeData(state, action, self.frames, self.task, self.source_key, bool(self.success),
-                           dict(self.provenance), self.validity, extras)
+                           dict(self.provenance), self.validity, extras, self.frames_in_model_view)
 
 
 def _vectors(who: str, name: str, value: np.ndarray, dim: int) -> np.ndarray:

@@ -121,8 +121,8 @@ class DatasetWriter:
         """Write metadata, validate the build, and swap it into place (nothing to do if nothing was added)."""
         build = self._require_open()
         try:
-            if self.root.exists() and not any(r.episode_index is not None for r in self.results):
-                return
+            if not any(r.episode_index is not None for r in self.results):
+                return  # nothing new: an existing dataset stays as it was, and no empty one appears
             self._write_meta(build)
             problems = validate(build)
             if problems:
@@ -167,8 +167,10 @@ class DatasetWriter:
         view = self.spec.cameras[camera].model_view
         path = build / L.video_file(view.video_key, index)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not episode.frames_in_model_view:
+            frames = self._transforms[camera].map(frames)
         with VideoWriter(path, self.spec.rates.dataset_fps, tuple(view.size_hw), self.encoder) as video:
-            for frame in self._transforms[camera].map(frames):
+            for frame in frames:
                 if video.count == episode.length:
                     raise L.DatasetError(f"episode {episode.source_key!r}: frames.{camera}: more frames than "
                                          f"the {episode.length} state rows")
