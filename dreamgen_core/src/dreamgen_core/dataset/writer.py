@@ -114,6 +114,9 @@ class DatasetWriter:
             shutil.rmtree(self._build, ignore_errors=True)
             self._build = None
         if self._lock is not None:
+            # Unlink while still holding the lock: a writer that opened the old file fails its
+            # non-blocking flock now or finds a fresh file; none is left beside the dataset.
+            _lock_path(self.root).unlink(missing_ok=True)
             os.close(self._lock)
             self._lock = None
 
@@ -285,8 +288,12 @@ def _previous(root: Path) -> Path:
     return root.parent / f".{root.name}.previous"
 
 
+def _lock_path(root: Path) -> Path:
+    return root.parent / f".{root.name}.lock"
+
+
 def _acquire_lock(root: Path) -> int:
-    fd = os.open(root.parent / f".{root.name}.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    fd = os.open(_lock_path(root), os.O_CREAT | os.O_RDWR, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
