@@ -2,7 +2,8 @@
 
 Each step says what it did and where its output is: the embodiment spec; a bring-up check of a
 real ROS 2 graph over Fast DDS; episodes recorded by the collect stack (simulated GR1, scripted
-teleop, safety monitor, recorder) under a scripted operator. Later stages append their steps.
+teleop, safety monitor, recorder) under a scripted operator; their conversion to a validated
+GR00T-LeRobot dataset and world-model clips. Later stages append their steps.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dreamgen_core.atomic import write_text_atomic
 from dreamgen_core.cli.embodiment_cmd import render
 from dreamgen_core.embodiment import load_embodiment
 from dreamgen_core.bag import read_info
+from dreamgen_core.convert import ConvertConfig, convert_bags
+from dreamgen_core.dataset import ClipConfig, export_clips, validate
 from dreamgen_core.ros.node_process import NodeProcess, find_share
 from dreamgen_core.ros.stack_runner import StackRunner
 from dreamgen_core.stack import PlannedNode, load_stack, plan
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if not check_graph(args):
         return 1
     episodes = collect(args)
-    if not episodes:
+    if not episodes or not convert(args, spec, episodes):
         return 1
 
     print(f"\ndemo finished in {time.monotonic() - started:.1f} s; outputs in {args.out.resolve()}")
@@ -110,3 +113,22 @@ def collect(args: argparse.Namespace) -> list[Path]:
               f"{sum(t.count for t in info.topics)} messages  \"{meta.get('instruction')}\"")
     print(f"-> episode bags (rosbag2 MCAP): {episodes_dir}   node logs: {logs}")
     return bags
+
+
+def convert(args: argparse.Namespace, spec, bags: list[Path]) -> bool:
+    step(4, "convert: episode bags -> GR00T-LeRobot v2 dataset -> validate -> world-model clips")
+    dataset, clips = args.out / "dataset", args.out / "wm_clips"
+    shutil.rmtree(dataset, ignore_errors=True)
+    shutil.rmtree(clips, ignore_errors=True)
+    results = convert_bags(bags, dataset, spec, ConvertConfig(), workers=2)
+    for r in results:
+        print(f"  {r.status}: {r.message}")
+    if not any(r.status == "converted" for r in results):
+        return False
+    problems = validate(dataset)
+    print(f"-> dataset: {dataset}  validate: " + ("ok" if not problems else f"{len(problems)} violations: {problems[0]}"))
+    report = export_clips(dataset, clips, ClipConfig())
+    for episode, why in report.skipped:
+        print(f"  clip of episode {episode} skipped: {why}")
+    print(f"-> world-model clips: {clips} ({len(report.written)} clips at 16 fps, 432x768, with prompts)")
+    return not problems
