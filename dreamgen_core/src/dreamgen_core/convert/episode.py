@@ -80,9 +80,8 @@ def _convert(bag: Path, spec: Embodiment, cfg: ConvertConfig) -> EpisodeData:
     with AnyReader([bag]) as reader:
         conns = _connections(bag, reader, {spec.ros.joint_states.name: JOINT_STATE,
                                            spec.ros.teleop_command.name: JOINT_STATE, camera.topic: IMAGE})
-        state = _joint_stream(bag, reader, conns[spec.ros.joint_states.name], spec)
-        action = _joint_stream(bag, reader, conns[spec.ros.teleop_command.name], spec)
-        image = _Stream(camera.topic, _header_stamps(bag, reader, conns[camera.topic]))
+        state, action, image = _streams(bag, reader, spec, conns, (spec.ros.joint_states.name,
+                                                                   spec.ros.teleop_command.name, camera.topic))
         for stream in (state, action, image):
             _check_stamps(bag, stream, cfg.clock_jump_s)
         start = max(int(s.stamps[0]) for s in (state, action, image))
@@ -136,29 +135,37 @@ def _stamp(msg: Any) -> int:
     return int(msg.header.stamp.sec) * NS + int(msg.header.stamp.nanosec)
 
 
-def _joint_stream(bag: Path, reader: AnyReader, conn: Any, spec: Embodiment) -> _Stream:
-    stamps, rows, missing = [], [], set()
-    for _, _, raw in reader.messages(connections=[conn]):
+def _streams(bag: Path, reader: AnyReader, spec: Embodiment, conns: dict[str, Any],
+             topics: tuple[str, str, str]) -> tuple[_Stream, _Stream, _Stream]:
+    """One pass over the bag: joint topics decoded and placed by name, the camera's stamps only
+    (its pixels are read in a second pass, for the frames that are used)."""
+    joints = {topic: ([], []) for topic in topics[:2]}
+    camera_stamps: list[int] = []
+    for conn, _, raw in reader.messages(connections=[conns[t] for t in topics]):
+        if conn.topic == topics[2]:
+            camera_stamps.append(header_stamp_ns(raw))
+            continue
         msg = reader.deserialize(raw, conn.msgtype)
         placed = spec.place(list(msg.name), np.asarray(msg.position, dtype=np.float64))
         if placed.unknown:
             raise ConvertError(f"{bag.name}: unknown joint names on {conn.topic}: {sorted(placed.unknown)} "
                                f"(not in embodiment {spec.name!r})")
-        missing.update(placed.missing)
-        stamps.append(_stamp(msg))
-        rows.append(placed.vector)
-    if not rows:
-        raise ConvertError(f"{bag.name}: no messages on {conn.topic}")
-    # A joint never reported stays 0 in its slot and is declared in the provenance.
-    unused = tuple(n for n in spec.joint_names if n in missing)
-    return _Stream(conn.topic, np.asarray(stamps, dtype=np.int64), np.asarray(rows, dtype=np.float32), unused)
+        joints[conn.topic][0].append(_stamp(msg))
+        joints[conn.topic][1].append(placed)
+    for topic, stamps in ((topics[0], joints[topics[0]][0]), (topics[1], joints[topics[1]][0]),
+                          (topics[2], camera_stamps)):
+        if not stamps:
+            raise ConvertError(f"{bag.name}: no messages on {topic}")
+    return (*(_joint_stream(topic, *joints[topic], spec) for topic in topics[:2]),
+            _Stream(topics[2], np.asarray(camera_stamps, dtype=np.int64)))
 
 
-def _header_stamps(bag: Path, reader: AnyReader, conn: Any) -> np.ndarray:
-    stamps = [header_stamp_ns(raw) for _, _, raw in reader.messages(connections=[conn])]
-    if not stamps:
-        raise ConvertError(f"{bag.name}: no messages on {conn.topic}")
-    return np.asarray(stamps, dtype=np.int64)
+def _joint_stream(topic: str, stamps: list[int], placed: list, spec: Embodiment) -> _Stream:
+    # A joint no message reported stays 0 in its slot and is declared in the provenance.
+    never = set.intersection(*(set(p.missing) for p in placed))
+    unused = tuple(n for n in spec.joint_names if n in never)
+    return _Stream(topic, np.asarray(stamps, dtype=np.int64),
+                   np.asarray([p.vector for p in placed], dtype=np.float32), unused)
 
 
 def _check_stamps(bag: Path, stream: _Stream, clock_jump_s: float) -> None:
