@@ -334,3 +334,38 @@ def test_sigkill_then_recover_loses_at_most_a_second(rig: Rig, ros_env: dict[str
         most = rig.feeder.published(topic, t0, t_kill)
         least = rig.feeder.published(topic, t_started, t_kill) - hz * 1.0 - 3  # flush period + delivery
         assert least <= counts[topic] <= most, (topic, counts[topic], least, most)
+
+
+def test_operator_keys_drive_the_recorder(rig: Rig, ros_env: dict[str, str], tmp_path: Path) -> None:
+    """episode_keyboard with piped input (one key per line): set the instruction, start, stop as success."""
+    proc, out = start_recorder(tmp_path, ros_env, "recorder_keys")
+    keyboard = NodeProcess("dreamgen", "episode_keyboard", {"recorder": "recorder_keys"}, env=ros_env,
+                           log=subprocess.PIPE, stdin=subprocess.PIPE).start()
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(keyboard.process.stdout.readline, b"")), daemon=True)
+    reader.start()
+
+    def send(text: str, expect: str) -> None:
+        keyboard.process.stdin.write(text.encode())
+        keyboard.process.stdin.flush()
+        deadline = time.monotonic() + 20
+        while not any(expect in line.decode() for line in lines):
+            assert time.monotonic() < deadline, f"no {expect!r} after {text!r}: {[ln.decode() for ln in lines]}"
+            time.sleep(0.05)
+
+    try:
+        send("i\npush the cube to the left\n", "instruction set: 'push the cube to the left'")
+        time.sleep(1.0)  # discovery of the instruction topic, and a second of every required topic
+        send("s\n", "start: ok")
+        time.sleep(1.0)
+        send("y\n", "stop_success: ok")
+        send("x\n", "unknown key 'x'")
+        keyboard.process.stdin.write(b"q\n")
+        keyboard.process.stdin.flush()
+        assert keyboard.wait(20) == 0
+    finally:
+        keyboard.stop()
+        assert proc.stop() == 0
+    (episode,) = list(out.iterdir())
+    meta = read_info(wait_for(episode)).custom_data
+    assert meta["instruction"] == "push the cube to the left" and meta["outcome"] == "success"

@@ -59,16 +59,16 @@ class NodeProcess:
 
     def __init__(self, package: str, executable: str, parameters: Mapping[str, object] | None = None,
                  env: Mapping[str, str] | None = None, log: IO[bytes] | int | None = None,
-                 name: str | None = None) -> None:
+                 name: str | None = None, stdin: int | None = None) -> None:
         self.env = dict(os.environ if env is None else env)
         require_safe(self.env, f"{package}/{executable}")
         self.command = [str(find_executable(package, executable, self.env)), *ros_args(parameters or {}, name)]
         self.name = name or executable
-        self._log = log
+        self._log, self._stdin = log, stdin
         self.process: subprocess.Popen | None = None
 
     def start(self) -> NodeProcess:
-        self.process = subprocess.Popen(self.command, env=self.env, stdout=self._log,
+        self.process = subprocess.Popen(self.command, env=self.env, stdin=self._stdin, stdout=self._log,
                                         stderr=subprocess.STDOUT if self._log is not None else None)
         return self
 

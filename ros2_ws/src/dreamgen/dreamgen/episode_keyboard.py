@@ -33,6 +33,7 @@ class EpisodeKeyboard(DreamgenNode):
         self.last_state: str | None = None
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.awaiting_instruction = False
+        self.pending_instruction: str | None = None
         threading.Thread(target=self.read_input, daemon=True).start()
         self.create_timer(0.05, self.handle_input)
         print(help_text(), flush=True)
@@ -63,6 +64,11 @@ class EpisodeKeyboard(DreamgenNode):
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
     def handle_input(self) -> None:
+        # Sent once the recorder listens: a message published before discovery is lost.
+        if self.pending_instruction is not None and self.instruction.get_subscription_count() > 0:
+            self.instruction.publish(String(data=self.pending_instruction))
+            print(f"instruction set: {self.pending_instruction!r}", flush=True)
+            self.pending_instruction = None
         while not self.lines.empty():
             line = self.lines.get()
             if line is None:
@@ -70,8 +76,7 @@ class EpisodeKeyboard(DreamgenNode):
                 return
             if self.awaiting_instruction:
                 self.awaiting_instruction = False
-                self.instruction.publish(String(data=line))
-                print(f"instruction set: {line!r}", flush=True)
+                self.pending_instruction = line
             elif line.strip():
                 self.act(action_for(line.strip()[0]), line)
 
