@@ -47,7 +47,7 @@ def test_counts_match_rates_and_both_readers_agree(recorded) -> None:
     for bag in bag_dirs(root):
         counts, stamps, names = Counter(), {}, set()
         with AnyReader([bag]) as reader:
-            for conn, log_ns, raw in reader.messages():
+            for conn, _, raw in reader.messages():
                 msg = reader.deserialize(raw, conn.msgtype)
                 counts[conn.topic] += 1
                 if hasattr(msg, "header"):

@@ -23,23 +23,13 @@ def register(commands: argparse._SubParsersAction) -> None:
                           description="Counts per topic, duration, episode metadata and QA of a closed episode.")
     info.add_argument("path", type=Path, help="an episode directory (or its .mcap file)")
     info.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    info.set_defaults(run=_guarded(show_info))
+    info.set_defaults(run=show_info)
     recover = sub.add_parser("recover", help="restore episodes a killed recorder left as <name>.partial/",
                              description="Rewrite everything up to the last flushed chunk of a <name>.partial/ "
                                          "episode into a closed bag <name>/ with outcome 'recovered'. PATH is one "
                                          "partial episode or a directory holding some.")
     recover.add_argument("path", type=Path)
-    recover.set_defaults(run=_guarded(recover_all))
-
-
-def _guarded(fn):
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except BagError as exc:
-            print(f"dreamgen: error: {exc}", file=sys.stderr)
-            return 2
-    return run
+    recover.set_defaults(run=recover_all)
 
 
 def show_info(args: argparse.Namespace) -> int:

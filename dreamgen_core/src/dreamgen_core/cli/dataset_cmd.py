@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-from dreamgen_core.dataset import ClipConfig, DatasetError, export_clips, validate
+from dreamgen_core.dataset import ClipConfig, export_clips, validate
 from dreamgen_core.dataset.layout import read_json
 
 CLIPS_DESCRIPTION = ("Resample each episode explicitly from the dataset fps to --fps (nearest-earlier frame: "
@@ -20,7 +19,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("validate", help="check every invariant of a GR00T-LeRobot v2.0 dataset",
                             description="List every violation (exit 1), or print a one-line summary (exit 0).")
     p.add_argument("dataset", type=Path, help="dataset root (holds meta/, data/, videos/)")
-    p.set_defaults(run=_guarded(run_validate))
+    p.set_defaults(run=run_validate)
 
     p = commands.add_parser("export-clips", help="world-model training clips (videos/, metas/, metadata.csv)",
                             description=CLIPS_DESCRIPTION)
@@ -32,7 +31,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=_size, default=ClipConfig.size_hw, metavar="HxW",
                    help="clip frame size, height x width (default: 432x768)")
     p.add_argument("--video-key", default=None, help="video feature to export (default: the first one)")
-    p.set_defaults(run=_guarded(run_export))
+    p.set_defaults(run=run_export)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -41,17 +40,6 @@ def _size(text: str) -> tuple[int, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"--size {text!r}: expected HxW, e.g. 432x768") from None
     return height, width
-
-
-def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """A DatasetError is the user's input: one line on stderr and exit 2, like other config errors."""
-    def guarded(args: argparse.Namespace) -> int:
-        try:
-            return run(args)
-        except DatasetError as exc:
-            print(f"dreamgen: error: {exc}", file=sys.stderr)
-            return 2
-    return guarded
 
 
 def run_validate(args: argparse.Namespace) -> int:

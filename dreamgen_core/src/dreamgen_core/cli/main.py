@@ -6,7 +6,12 @@ import argparse
 import sys
 
 from dreamgen_core.cli import bag_cmd, calibrate_cmd, convert_cmd, dataset_cmd, demo_cmd, embodiment_cmd
+from dreamgen_core.bag import BagError
 from dreamgen_core.config import ConfigError
+from dreamgen_core.dataset import DatasetError
+
+# Errors in what the user gave us (a file, a spec, a dataset): one line on stderr, exit 2.
+USER_ERRORS = (ConfigError, FileNotFoundError, BagError, DatasetError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0
-    except (ConfigError, FileNotFoundError) as exc:
+    except USER_ERRORS as exc:
         print(f"dreamgen: error: {exc}", file=sys.stderr)
         return 2
 

@@ -37,12 +37,13 @@ class ConvertError(ValueError):
 @dataclass(frozen=True)
 class ConvertConfig:
     """Alignment settings. Tolerances: how old the chosen sample may be at a frame time; the
-    defaults allow ~5 samples of 100 Hz joint states, ~3 periods of 20 Hz commands and ~3 frames
-    of a 30 Hz camera."""
+    defaults allow ~5 samples of 100 Hz joint states, ~3 frames of a 30 Hz camera, and for
+    commands the safety monitor's source timeout (0.25 s): up to then the robot still follows the
+    last command, so it is still the action; past it the robot holds and the episode has a gap."""
 
     fps: float | None = None  # default: the embodiment's dataset_fps
     state_tolerance_s: float = 0.05
-    action_tolerance_s: float = 0.15
+    action_tolerance_s: float = 0.25
     image_tolerance_s: float = 0.1
     clock_jump_s: float = 1.0  # consecutive stamps further apart than this: the clock jumped
     include_flagged: bool = False
