@@ -353,10 +353,20 @@ def test_operator_keys_drive_the_recorder(rig: Rig, ros_env: dict[str, str], tmp
             assert time.monotonic() < deadline, f"no {expect!r} after {text!r}: {[ln.decode() for ln in lines]}"
             time.sleep(0.05)
 
+    def start_when_ready() -> None:
+        """Press [s] like an operator would: again after a refusal (topics not discovered yet)."""
+        for _ in range(20):
+            send("s\n", "start: ")
+            if any("start: ok" in line.decode() for line in lines):
+                return
+            lines[:] = [ln for ln in lines if b"start: refused" not in ln]
+            time.sleep(1.0)
+        raise AssertionError(f"the recorder never started: {[ln.decode() for ln in lines]}")
+
     try:
         send("i\npush the cube to the left\n", "instruction set: 'push the cube to the left'")
-        time.sleep(1.0)  # discovery of the instruction topic, and a second of every required topic
-        send("s\n", "start: ok")
+        time.sleep(0.5)  # the instruction travels on its own topic
+        start_when_ready()
         time.sleep(1.0)
         send("y\n", "stop_success: ok")
         send("x\n", "unknown key 'x'")
