@@ -19,12 +19,13 @@ COPY dreamgen_core/ dreamgen_core/
 RUN source /opt/ros/jazzy/setup.bash \
  && tools/install.sh --venv /opt/dreamgen/venv --ros system --torch none --extras gpu
 
+# The package installs launch/ and calibration/ into share/dreamgen: both must be there at build.
 COPY colcon.meta ./
 COPY launch/ launch/
+COPY calibration/ calibration/
 COPY ros2_ws/src/ ros2_ws/src/
 RUN source /opt/ros/jazzy/setup.bash && tools/build_ws.sh /opt/dreamgen/venv
 
-COPY calibration/ calibration/
 COPY docker/entrypoint.sh /entrypoint.sh
 ENTRYPOINT ["/entrypoint.sh"]
 CMD ["ros2", "launch", "dreamgen", "joint_check.launch.py"]

@@ -55,8 +55,12 @@ def test_dockerfiles_install_through_the_project_script(name: str, base: str, fl
 
 
 def test_robot_image_builds_the_workspace_like_make() -> None:
-    robot = runs(dockerfile_instructions(REPO / "docker" / "Dockerfile.robot"))
-    assert any("tools/build_ws.sh" in r for r in robot)
+    instructions = dockerfile_instructions(REPO / "docker" / "Dockerfile.robot")
+    build = next(i for i, (kw, args) in enumerate(instructions) if kw == "RUN" and "tools/build_ws.sh" in args)
+    copied_before = [args.split()[0] for kw, args in instructions[:build] if kw == "COPY"]
+    # setup.py installs launch/ and calibration/ from the repo into share/dreamgen.
+    for needed in ("tools/", "dreamgen_core/", "colcon.meta", "launch/", "calibration/", "ros2_ws/src/"):
+        assert needed in copied_before, f"{needed} must be copied before the colcon build"
     makefile = (REPO / "Makefile").read_text()
     assert "tools/install.sh --venv" in makefile and "tools/build_ws.sh" in makefile
 
