@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dreamgen_core.atomic import write_text_atomic
 from dreamgen_core.cli.embodiment_cmd import render
-from dreamgen_core.embodiment import load_embodiment
+from dreamgen_core.embodiment import Embodiment, load_embodiment
 from dreamgen_core.bag import read_info
 from dreamgen_core.convert import ConvertConfig, convert_bags
 from dreamgen_core.dataset import ClipConfig, export_clips, validate
@@ -115,7 +115,7 @@ def collect(args: argparse.Namespace) -> list[Path]:
     return bags
 
 
-def convert(args: argparse.Namespace, spec, bags: list[Path]) -> bool:
+def convert(args: argparse.Namespace, spec: Embodiment, bags: list[Path]) -> bool:
     step(4, "convert: episode bags -> GR00T-LeRobot v2 dataset -> validate -> world-model clips")
     dataset, clips = args.out / "dataset", args.out / "wm_clips"
     shutil.rmtree(dataset, ignore_errors=True)
