@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from rosbags.highlevel import AnyReader
 
-from dreamgen_core.convert import ConvertConfig, convert_bags
+from dreamgen_core.convert import convert_bags
 from dreamgen_core.dataset import validate
 from dreamgen_core.embodiment import load_embodiment
 from dreamgen_core.video import ModelViewTransform
@@ -20,13 +20,11 @@ pytestmark = pytest.mark.ros  # the input bags are recorded by the collect stack
 
 
 @pytest.fixture(scope="module")
-def dataset(sim_episodes, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], list]:
+def dataset(sim_episodes, ci_convert_config, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], list]:
     episodes, _ = sim_episodes
     bags = sorted(p for p in episodes.iterdir() if (p / "metadata.yaml").is_file())
     root = tmp_path_factory.mktemp("convert") / "dataset"
-    # include_flagged: QA may flag a CI episode recorded on a loaded machine; conversion is tested here.
-    results = convert_bags([episodes], root, load_embodiment("gr1"), ConvertConfig(include_flagged=True),
-                           workers=2, progress=False)
+    results = convert_bags([episodes], root, load_embodiment("gr1"), ci_convert_config, workers=2, progress=False)
     return root, bags, results
 
 
@@ -126,9 +124,9 @@ def test_stats_equal_a_numpy_recomputation(dataset) -> None:
     np.testing.assert_allclose(s["q99"], np.quantile(frames, 0.99, axis=0), rtol=1e-5, atol=1e-6)
 
 
-def test_converting_the_same_bags_again_adds_nothing(dataset) -> None:
+def test_converting_the_same_bags_again_adds_nothing(dataset, ci_convert_config) -> None:
     root, bags, _ = dataset
     before = (root / "meta" / "info.json").read_text()
-    again = convert_bags(bags, root, load_embodiment("gr1"), ConvertConfig(include_flagged=True), progress=False)
+    again = convert_bags(bags, root, load_embodiment("gr1"), ci_convert_config, progress=False)
     assert [r.status for r in again] == ["duplicate", "duplicate"]
     assert (root / "meta" / "info.json").read_text() == before

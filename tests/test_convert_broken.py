@@ -17,7 +17,7 @@ from rosbags.highlevel import AnyReader
 
 from dreamgen_core.bag import BagWriter, TopicInfo, find_mcap
 from dreamgen_core.bag.schema import typestore
-from dreamgen_core.convert import ConvertConfig, convert_bags
+from dreamgen_core.convert import convert_bags
 from dreamgen_core.embodiment import load_embodiment
 
 pytestmark = pytest.mark.ros  # the source bag is recorded by the collect stack
@@ -45,6 +45,20 @@ def rewrite(src: Path, dst: Path, transform: Transform) -> Path:
 
 def keep(topic: str, msg: Any, k: int) -> tuple[str, Any]:
     return type(msg).__msgtype__, msg
+
+
+def teleop_silent(bag: Path) -> Transform:
+    """Drop 0.7 s of teleop commands mid-episode: a gap, shorter than a clock jump (1 s)."""
+    with AnyReader([bag]) as reader:
+        conn = next(c for c in reader.connections if c.topic == "/teleop/joint_command")
+        stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9
+                  for m in (reader.deserialize(raw, conn.msgtype) for _, _, raw in reader.messages([conn]))]
+    middle = (stamps[0] + stamps[-1]) / 2
+
+    def drop(topic: str, msg: Any, k: int):
+        t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9 if topic == "/teleop/joint_command" else None
+        return None if t is not None and abs(t - middle) < 0.35 else keep(topic, msg, k)
+    return drop
 
 
 def without_camera(topic: str, msg: Any, k: int):
@@ -98,6 +112,7 @@ CASES = [
      "non-monotonic header stamps on /joint_states"),
     ("clock jump", lambda b, d: rewrite(b, d, stamps_mover(lambda k: 5.0 if k > 300 else 0.0)),
      "clock jump on /joint_states"),
+    ("teleop gap", lambda b, d: rewrite(b, d, teleop_silent(b)), "gap: no /teleop/joint_command sample within 500 ms"),
 ]
 
 
@@ -113,18 +128,17 @@ def corpus(good_bag: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     return {name: make(good_bag, root / name.replace(" ", "_")) for name, make, _ in CASES}
 
 
-def test_the_rewriter_alone_breaks_nothing(good_bag: Path, tmp_path: Path) -> None:
+def test_the_rewriter_alone_breaks_nothing(good_bag: Path, ci_convert_config, tmp_path: Path) -> None:
     copy = rewrite(good_bag, tmp_path / "copy", keep)
-    results = convert_bags([copy], tmp_path / "ds", load_embodiment("gr1"), ConvertConfig(include_flagged=True),
-                           progress=False)
+    results = convert_bags([copy], tmp_path / "ds", load_embodiment("gr1"), ci_convert_config, progress=False)
     assert [r.status for r in results] == ["converted"], results[0].message
 
 
 @pytest.mark.parametrize(("name", "expected"), [(c[0], c[2]) for c in CASES], ids=[c[0] for c in CASES])
 def test_each_broken_bag_gets_its_specific_error(corpus: dict[str, Path], name: str, expected: str,
-                                                 tmp_path: Path) -> None:
-    results = convert_bags([corpus[name]], tmp_path / "ds", load_embodiment("gr1"),
-                           ConvertConfig(include_flagged=True), progress=False)
+                                                 ci_convert_config, tmp_path: Path) -> None:
+    results = convert_bags([corpus[name]], tmp_path / "ds", load_embodiment("gr1"), ci_convert_config,
+                           progress=False)
     assert len(results) == 1 and results[0].status == "rejected"
     message = results[0].message
     assert message.startswith(f"{corpus[name].name}: ") and expected in message, message
@@ -133,8 +147,9 @@ def test_each_broken_bag_gets_its_specific_error(corpus: dict[str, Path], name: 
     assert not list(tmp_path.glob(".ds*")), "no build or lock files may be left behind"
 
 
-def test_good_bags_convert_beside_broken_ones(good_bag: Path, corpus: dict[str, Path], tmp_path: Path) -> None:
+def test_good_bags_convert_beside_broken_ones(good_bag: Path, corpus: dict[str, Path], ci_convert_config,
+                                              tmp_path: Path) -> None:
     results = convert_bags([good_bag, *corpus.values()], tmp_path / "ds", load_embodiment("gr1"),
-                           ConvertConfig(include_flagged=True), workers=2, progress=False)
+                           ci_convert_config, workers=2, progress=False)
     assert [r.status for r in results] == ["converted"] + ["rejected"] * len(CASES)
     assert (tmp_path / "ds" / "meta" / "info.json").is_file()
