@@ -19,11 +19,12 @@ BUILT := ros2_ws/install/.dreamgen-built
 WS_SOURCES := colcon.meta $(shell find ros2_ws/src launch -type f -not -name '*.pyc')
 ROS_RUN := source ros2_ws/install/setup.bash && $(VENV)/bin/dreamgen-ros-env --
 
-.PHONY: help setup test demo lock clean distclean
+.PHONY: help setup lint test demo lock clean distclean
 
 help:
 	@echo "make demo       the DreamGen loop in miniature on the simulated robot (installs on first run)"
-	@echo "make test       the whole test suite (installs on first run)"
+	@echo "make test       lint, then the whole test suite (installs on first run)"
+	@echo "make lint       ruff on the checkout, mypy on dreamgen_core (config: pyproject.toml)"
 	@echo "make setup      only install: $(VENV) (pinned by tools/constraints.txt) + colcon build of ros2_ws"
 	@echo "make lock       re-resolve tools/constraints.txt from the requirement files"
 	@echo "make clean      remove the ROS 2 build and demo output;  make distclean: also $(VENV)"
@@ -39,7 +40,11 @@ $(BUILT): $(INSTALLED) $(WS_SOURCES)
 
 setup: $(BUILT)
 
-test: setup
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: setup lint
 	$(ROS_RUN) $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 demo: setup

@@ -10,12 +10,12 @@ from pathlib import Path
 # MuJoCo picks its GL backend at import: headless EGL, whichever test module imports it first.
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import pytest  # noqa: E402
+import pytest
 
-from dreamgen_core.ros.discovery import problems  # noqa: E402
-from dreamgen_core.ros.node_process import find_share  # noqa: E402
-from dreamgen_core.ros.stack_runner import StackRunner  # noqa: E402
-from dreamgen_core.stack import load_stack, plan  # noqa: E402
+from dreamgen_core.ros.discovery import problems
+from dreamgen_core.ros.node_process import find_share
+from dreamgen_core.ros.stack_runner import StackRunner
+from dreamgen_core.stack import load_stack, plan
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent

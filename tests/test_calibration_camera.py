@@ -13,12 +13,12 @@ from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco picks its GL backend
 
-import cv2  # noqa: E402
-import mujoco  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import cv2
+import mujoco
+import numpy as np
+import pytest
 
-from dreamgen_core.calibration.camera_info import load_camera_info, pinhole_from_fovy  # noqa: E402
+from dreamgen_core.calibration.camera_info import load_camera_info, pinhole_from_fovy
 
 WIDTH, HEIGHT, FOVY = 640, 400, 45.0  # 16:10 like the GR1 head camera
 COLS, ROWS, SQUARE_M = 9, 6, 0.025
@@ -74,7 +74,7 @@ def calibrate(cli: Path, out: Path, *images: Path, board: str = f"{COLS}x{ROWS}"
 
 
 def printed(stdout: str, label: str) -> float:
-    return float(stdout.split(label, 1)[1].split()[0])
+    return float(stdout.split(label, 1)[1].split(maxsplit=1)[0])
 
 
 def test_intrinsics_from_renders_match_the_known_camera(cli: Path, renders: list[Path], tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ def joint_messages(bag: Path, topic: str) -> tuple[np.ndarray, list[np.ndarray]]
 
 
 def test_each_row_holds_the_latest_sample_at_or_before_its_frame_time(dataset) -> None:
-    root, bags, results = dataset
+    root, _bags, results = dataset
     for result in results:
         table = episode_table(root, result.episode_index)
         times = table["observation.frame_time_ns"]

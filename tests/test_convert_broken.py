@@ -119,7 +119,7 @@ CASES = [
 @pytest.fixture(scope="module")
 def good_bag(sim_episodes) -> Path:
     episodes, _ = sim_episodes
-    return sorted(p for p in episodes.iterdir() if (p / "metadata.yaml").is_file())[0]
+    return min(p for p in episodes.iterdir() if (p / "metadata.yaml").is_file())
 
 
 @pytest.fixture(scope="module")

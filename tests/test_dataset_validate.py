@@ -87,8 +87,8 @@ def test_shifted_timestamps_also_disagree_with_the_video(dataset: Path, tmp_path
     root = tmp_path / "corrupt"
     shutil.copytree(dataset, root)
     CORRUPTIONS["timestamps start at 1/fps"][0](root)
-    assert f"videos/chunk-000/{VIDEO}/episode_000001.mp4: pts[0]: 0.000000 s: the parquet timestamp is 0.050000 s " \
-           "(32 of 32 frames differ)" in validate(root)
+    assert (f"videos/chunk-000/{VIDEO}/episode_000001.mp4: pts[0]: 0.000000 s: the parquet timestamp is 0.050000 s "
+            "(32 of 32 frames differ)") in validate(root)
 
 
 def run(cli: Path, *args: str) -> subprocess.CompletedProcess:

@@ -150,7 +150,7 @@ def test_stats_equal_a_numpy_recomputation(dataset: Path) -> None:
                          "action": np.concatenate([e.action for e in episodes]),
                          "timestamp": np.concatenate([np.float32(np.arange(n) / FPS) for n in LENGTHS])[:, None],
                          }.items():
-        values = values.astype(np.float64)
+        values = values.astype(np.float64)  # noqa: PLW2901 - the same data, in the dtype stats use
         for stat, fn in {"mean": np.mean, "std": np.std, "min": np.min, "max": np.max,
                          "q01": lambda v, axis: np.quantile(v, 0.01, axis=axis),
                          "q99": lambda v, axis: np.quantile(v, 0.99, axis=axis)}.items():
@@ -193,17 +193,15 @@ def test_crash_mid_build_leaves_target_untouched(dataset: Path, tmp_path: Path) 
     root = tmp_path / "copy"
     shutil.copytree(dataset, root)
     before = tree_digest(root)
-    with pytest.raises(OSError, match="camera stream ended"):
-        with DatasetWriter(root, SPEC) as writer:
-            writer.add(make_episode(7))
-            writer.add(make_episode(8, frames=exploding_frames(5)))
+    with pytest.raises(OSError, match="camera stream ended"), DatasetWriter(root, SPEC) as writer:
+        writer.add(make_episode(7))
+        writer.add(make_episode(8, frames=exploding_frames(5)))
     assert tree_digest(root) == before
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["copy"]
 
     fresh = tmp_path / "fresh"
-    with pytest.raises(OSError):
-        with DatasetWriter(fresh, SPEC) as writer:
-            writer.add(make_episode(8, frames=exploding_frames(5)))
+    with pytest.raises(OSError), DatasetWriter(fresh, SPEC) as writer:
+        writer.add(make_episode(8, frames=exploding_frames(5)))
     assert not fresh.exists()
 
 

@@ -60,7 +60,7 @@ def test_gr1_hand_commands_are_separate_from_hand_state(gr1) -> None:
 def test_place_puts_joints_by_name_whatever_the_message_order(gr1) -> None:
     names = list(reversed(gr1.joint_names))
     values = [float(gr1.slot(n)) for n in names]
-    placed = gr1.place(names + ["unknown_joint"], values + [9.0])
+    placed = gr1.place([*names, "unknown_joint"], [*values, 9.0])
     np.testing.assert_array_equal(placed.vector, np.arange(44, dtype=float))
     assert placed.missing == () and placed.unknown == ("unknown_joint",)
     partial = gr1.place(["waist_roll_joint"], [0.5])

@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
+from test_bag_core import NS, joint_state
 
 from dreamgen_core.config import ConfigError
 from dreamgen_core.recording import EpisodeQa, Recorder, Refused, load_recording_config, parse_recording_config
-from test_bag_core import NS, joint_state
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -236,7 +236,7 @@ def test_record_read_back_with_rosbags_and_mcap(rig: Rig, recorder: tuple[str, P
 
 
 def test_status_reports_recording(rig: Rig, recorder: tuple[str, Path]) -> None:
-    name, out = recorder
+    name, _out = recorder
     response = rig.call(name, "start", Trigger.Request())
     assert response.success, response.message
     time.sleep(2.2)

@@ -7,6 +7,7 @@ reaches every command exactly), sends teleop targets, and listens on the robot c
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -124,7 +125,7 @@ def test_out_of_limit_teleop_arrives_clamped_and_silence_holds(ros_env: dict[str
         elbows = [positions(m)[ELBOW] for _, m in robot.commands]
         assert max(elbows) == pytest.approx(limit)  # reached the limit minus margin, never beyond
         assert elbows[-1] == pytest.approx(limit)
-        steps = [b - a for a, b in zip(elbows, elbows[1:])]
+        steps = [b - a for a, b in itertools.pairwise(elbows)]
         reach = SPEC.joints[ELBOW].velocity * SPEC.safety.velocity_scale * TIMEOUT_S
         assert max(steps) <= reach + 1e-9  # never a jump, even on a late message
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mujoco
 import numpy as np
 import pytest
 
 import dreamgen_core.sim  # noqa: F401  (selects the headless GL backend before mujoco loads)
-import mujoco
 from dreamgen_core.calibration.camera_info import load_camera_info
 from dreamgen_core.embodiment import load_embodiment
 from dreamgen_core.sim.expert import ScriptedExpert, run_episode

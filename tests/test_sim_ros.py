@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -68,7 +69,7 @@ def test_sim_robot_and_scripted_teleop_close_the_loop(ros_env: dict[str, str], t
     assert len(joints) > 200, log
     assert all(list(m.name) == list(spec.joint_names) for m in joints)
     stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in joints]
-    assert all(b > a for a, b in zip(stamps, stamps[1:]))  # sim time, strictly increasing
+    assert all(b > a for a, b in itertools.pairwise(stamps))  # sim time, strictly increasing
     assert (len(stamps) - 1) / (stamps[-1] - stamps[0]) >= spec.rates.joint_states_min_hz * 0.95
 
     clock = [c.clock.sec + c.clock.nanosec * 1e-9 for c in got["clock"]]

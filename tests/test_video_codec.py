@@ -40,10 +40,9 @@ def test_round_trip_keeps_count_pts_and_pixels(tmp_path: Path, fps: float) -> No
 
 def test_failed_write_leaves_no_partial_file(tmp_path: Path) -> None:
     path = tmp_path / "partial.mp4"
-    with pytest.raises(RuntimeError, match="camera died"):
-        with VideoWriter(path, 20, (64, 64)) as writer:
-            writer.write(np.zeros((64, 64, 3), np.uint8))
-            raise RuntimeError("camera died")
+    with pytest.raises(RuntimeError, match="camera died"), VideoWriter(path, 20, (64, 64)) as writer:
+        writer.write(np.zeros((64, 64, 3), np.uint8))
+        raise RuntimeError("camera died")
     assert not path.exists()
 
 

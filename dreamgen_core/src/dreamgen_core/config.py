@@ -58,7 +58,7 @@ def read_yaml(path: Path) -> Any:
     """Parse a YAML file strictly, turning syntax errors and duplicate keys into a ConfigError."""
     try:
         with open(path, encoding="utf-8") as f:
-            return yaml.load(f, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+            return yaml.load(f, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else ""

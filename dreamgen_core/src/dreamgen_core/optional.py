@@ -22,6 +22,6 @@ def require(module: str, purpose: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        how = _HOW.get(module.split(".")[0], f"pip install {module}")
+        how = _HOW.get(module.split(".", maxsplit=1)[0], f"pip install {module}")
         raise ImportError(f"{purpose} needs the Python module {module!r}, which is not installed here. "
                           f"Install {how}.") from exc

@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 
 from dreamgen_core.atomic import write_text_atomic
-from dreamgen_core.cli.embodiment_cmd import render
-from dreamgen_core.embodiment import Embodiment, load_embodiment
 from dreamgen_core.bag import read_info
+from dreamgen_core.cli.embodiment_cmd import render
 from dreamgen_core.convert import ConvertConfig, convert_bags
 from dreamgen_core.dataset import ClipConfig, export_clips, validate
+from dreamgen_core.embodiment import Embodiment, load_embodiment
 from dreamgen_core.ros.node_process import NodeProcess, find_share
 from dreamgen_core.ros.stack_runner import StackRunner
 from dreamgen_core.stack import PlannedNode, load_stack, plan
@@ -67,12 +67,11 @@ def check_graph(args: argparse.Namespace) -> bool:
     report_path = args.out / "joint_check.json"
     report_path.unlink(missing_ok=True)
     params = {"embodiment": args.embodiment}
-    with open(args.out / "ros_nodes.log", "wb") as log:
-        with NodeProcess("dreamgen", "pose_publisher", params, log=log):
-            check = NodeProcess("dreamgen", "joint_state_check",
-                                {**params, "duration_s": args.check_seconds, "report": str(report_path.resolve())},
-                                log=log).start()
-            code = check.wait(timeout=args.check_seconds + 30)
+    with open(args.out / "ros_nodes.log", "wb") as log, NodeProcess("dreamgen", "pose_publisher", params, log=log):
+        check = NodeProcess("dreamgen", "joint_state_check",
+                            {**params, "duration_s": args.check_seconds, "report": str(report_path.resolve())},
+                            log=log).start()
+        code = check.wait(timeout=args.check_seconds + 30)
     if not report_path.exists():
         print(f"joint_state_check wrote no report (exit {code}); see {args.out / 'ros_nodes.log'}")
         return False

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dreamgen_core.cli import bag_cmd, calibrate_cmd, convert_cmd, dataset_cmd, demo_cmd, embodiment_cmd
 from dreamgen_core.bag import BagError
+from dreamgen_core.cli import bag_cmd, calibrate_cmd, convert_cmd, dataset_cmd, demo_cmd, embodiment_cmd
 from dreamgen_core.config import ConfigError
 from dreamgen_core.dataset import DatasetError
 

@@ -89,8 +89,8 @@ def _write_clips(dataset: Path, build: Path, info: dict, key: str, tasks: list[s
         index = episode["episode_index"]
         picks = resample_indices(episode["length"], info["fps"], config.fps)
         if len(picks) < config.min_frames:
-            report.skipped.append((index, f"{episode['length']} frames at {info['fps']} fps give {len(picks)} at "
-                                          f"{config.fps:g} fps, fewer than --min-frames {config.min_frames}"))
+            report.skipped.append((index, (f"{episode['length']} frames at {info['fps']} fps give {len(picks)} at "
+                                          f"{config.fps:g} fps, fewer than --min-frames {config.min_frames}")))
             continue
         name = f"episode_{index:06d}"
         _encode_clip(dataset / L.video_file(key, index), build / "videos" / f"{name}.mp4", picks, config)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from typing_extensions import Self
 
 from dreamgen_core.dataset import layout as L
 from dreamgen_core.dataset.episode import EpisodeData
@@ -81,7 +82,7 @@ class DatasetWriter:
         self._catalog = _Catalog()
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def __enter__(self) -> DatasetWriter:
+    def __enter__(self) -> Self:
         self.open()
         return self
 

@@ -21,7 +21,7 @@ def urdf_path(spec: Embodiment) -> Path:
     if found is None or not found.submodule_search_locations:
         raise FileNotFoundError(f"embodiment {spec.name!r}: package {src.package!r} is not installed "
                                 "(tools/install.sh installs it from tools/requirements-data.txt)")
-    path = Path(list(found.submodule_search_locations)[0]) / src.urdf
+    path = Path(next(iter(found.submodule_search_locations))) / src.urdf
     if not path.is_file():
         raise FileNotFoundError(f"embodiment {spec.name!r}: {path} does not exist in {src.package} {src.version}")
     return path

@@ -82,7 +82,7 @@ class EpisodeWriter(threading.Thread):
     def run(self) -> None:
         try:
             self._loop()
-        except Exception as exc:  # noqa: BLE001 - the episode stays as .partial for `bag recover`
+        except Exception as exc:
             self.closed.error = f"{type(exc).__name__}: {exc}"
             self.writer.abort()
         self.on_done(self.closed)

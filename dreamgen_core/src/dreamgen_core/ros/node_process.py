@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
+from typing_extensions import Self
+
 from dreamgen_core.ros.discovery import require_safe
 
 
@@ -95,7 +97,7 @@ class NodeProcess:
                 continue
         return self.process.wait()
 
-    def __enter__(self) -> NodeProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

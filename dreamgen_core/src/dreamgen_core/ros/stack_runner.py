@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
+from typing_extensions import Self
+
 from dreamgen_core.ros.node_process import NodeProcess
 from dreamgen_core.stack import PlannedNode
 
@@ -30,7 +32,7 @@ class StackRunner:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             for node in self.nodes:
-                log = open(self.log_path(node.name), "wb")
+                log = open(self.log_path(node.name), "wb")  # noqa: SIM115 - closed by stop()
                 self._logs.append(log)
                 self.processes.append(
                     NodeProcess(node.package, node.executable, node.parameters, self.env, log, node.name).start())
@@ -56,7 +58,7 @@ class StackRunner:
         self.processes, self._logs = [], []
         return codes
 
-    def __enter__(self) -> StackRunner:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

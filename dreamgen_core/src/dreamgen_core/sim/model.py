@@ -21,7 +21,6 @@ import numpy as np
 from dreamgen_core.embodiment.assets import urdf_path
 from dreamgen_core.embodiment.spec import Embodiment
 
-
 VISUAL_PREFIX = "visual/"
 VISUAL_GROUP = 2     # rendered by default
 COLLISION_GROUP = 3  # hidden by default: the URDF's collision shapes (hand meshes would render slowly)
@@ -58,7 +57,7 @@ def _rpy_matrix(rpy: np.ndarray) -> np.ndarray:
                      [-sp, cp * sr, cp * cr]])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def stl_bounds(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(min, max) corner of a binary STL's vertices, read directly: the meshes never enter the model."""
     raw = path.read_bytes()

@@ -4,8 +4,16 @@ The same transform runs offline (dataset conversion) and live (policy node), so 
 exactly the pixels it was trained on.
 """
 
-from dreamgen_core.video.codec import (DecodedVideo, EncoderConfig, VideoProbe, VideoWriter, decode_video,
-                                       encode_video, iter_frames, probe_video)
+from dreamgen_core.video.codec import (
+                                       DecodedVideo,
+                                       EncoderConfig,
+                                       VideoProbe,
+                                       VideoWriter,
+                                       decode_video,
+                                       encode_video,
+                                       iter_frames,
+                                       probe_video,
+)
 from dreamgen_core.video.model_view import ModelViewTransform, resize
 
 __all__ = ["DecodedVideo", "EncoderConfig", "ModelViewTransform", "VideoProbe", "VideoWriter", "decode_video",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from typing_extensions import Self
 
 CODEC = "h264"
 PIX_FMT = "yuv420p"
@@ -67,7 +68,7 @@ class VideoWriter:
         self._container.mux(self._stream.encode(None))
         self._container.close()
 
-    def __enter__(self) -> VideoWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
