@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dreamgen_core.atomic import AtomicDirError
 from dreamgen_core.bag import BagError
 from dreamgen_core.cli import bag_cmd, calibrate_cmd, convert_cmd, dataset_cmd, demo_cmd, embodiment_cmd
 from dreamgen_core.config import ConfigError
 from dreamgen_core.dataset import DatasetError
 
-# Errors in what the user gave us (a file, a spec, a dataset): one line on stderr, exit 2.
-USER_ERRORS = (ConfigError, FileNotFoundError, BagError, DatasetError)
+# Errors in what the user gave us (a file, a spec, a dataset, an output another run is building):
+# one line on stderr, exit 2.
+USER_ERRORS = (ConfigError, FileNotFoundError, BagError, DatasetError, AtomicDirError)
 
 
 def build_parser() -> argparse.ArgumentParser:

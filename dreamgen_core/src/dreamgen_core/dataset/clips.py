@@ -6,15 +6,14 @@ The dataset runs at its control rate (20 fps for GR1) and the world model at 16 
 resampled explicitly: output frame j (time j/fps_out) shows the nearest-earlier source frame,
 index floor(j · fps_in / fps_out), and a clip of N source frames has floor(N · fps_out / fps_in)
 frames (no frame past the end of the episode). Clips shorter than the model's frame count are
-skipped and reported, because the reference trainer rejects them. The output appears atomically.
+skipped and reported, because the reference trainer rejects them. The output appears atomically
+(an `AtomicDir`: built beside `out` under a lock, swapped in when complete).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from math import floor
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from dreamgen_core.atomic import write_text_atomic
+from dreamgen_core.atomic import AtomicDir, write_text_atomic
 from dreamgen_core.dataset import layout as L
 from dreamgen_core.dataset.validate import validate
 from dreamgen_core.video import EncoderConfig, VideoWriter, iter_frames, resize
@@ -57,8 +56,6 @@ def resample_indices(length: int, fps_in: float, fps_out: float) -> np.ndarray:
 def export_clips(dataset: Path, out: Path, config: ClipConfig = ClipConfig()) -> ClipReport:
     """Write the clips of every long-enough episode of a valid dataset to `out` (which must not exist)."""
     dataset, out = Path(dataset), Path(out)
-    if out.exists():
-        raise L.DatasetError(f"{out}: already exists; choose a new --out directory")
     problems = validate(dataset)
     if problems:
         raise L.DatasetError(f"{dataset}: invalid dataset ({len(problems)} violations, first: {problems[0]}); "
@@ -68,15 +65,11 @@ def export_clips(dataset: Path, out: Path, config: ClipConfig = ClipConfig()) ->
     if key not in L.video_keys(info["features"]):
         raise L.DatasetError(f"{dataset}/meta/info.json: features: {key!r}: not a video feature of the dataset")
     tasks = [row["task"] for row in L.read_jsonl(dataset / "meta" / "tasks.jsonl")]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
-    try:
+    with AtomicDir(out) as build:
+        if out.exists():  # checked under the lock: a concurrent export cannot slip in after the check
+            raise L.DatasetError(f"{out}: already exists; choose a new --out directory")
         report = _write_clips(dataset, build, info, key, tasks, config)
         _write_manifest(dataset, build, info, key, config, report)
-        build.rename(out)
-    except BaseException:
-        shutil.rmtree(build, ignore_errors=True)
-        raise
     return report
 
 

@@ -1,18 +1,16 @@
 """Build or extend a GR00T-LeRobot v2.0 dataset so that a crash never leaves a half-written one.
 
-Everything is written into a build directory beside the target (existing files are hard-linked
+Everything is written into an `AtomicDir` build beside the target (existing files are hard-linked
 in, never modified: new episodes get new files and metadata is rewritten whole), validated, and
-swapped into place by rename. Each episode carries an idempotency key (its source's hash): a
-source already in the dataset is skipped and reported, so re-running a conversion adds nothing.
-A lock file beside the target keeps two writers from racing and losing each other's episodes.
+swapped into place; its lock keeps two writers from racing and losing each other's episodes. Each
+episode carries an idempotency key (its source's hash): a source already in the dataset is skipped
+and reported, so re-running a conversion adds nothing.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -23,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from typing_extensions import Self
 
+from dreamgen_core.atomic import AtomicDir
 from dreamgen_core.dataset import layout as L
 from dreamgen_core.dataset.episode import EpisodeData
 from dreamgen_core.dataset.stats import dataset_stats
@@ -77,8 +76,7 @@ class DatasetWriter:
         self.root, self.spec, self.encoder = Path(root), spec, encoder
         self.results: list[AddResult] = []
         self._transforms = {key: ModelViewTransform.for_camera(cam) for key, cam in spec.cameras.items()}
-        self._build: Path | None = None
-        self._lock: int | None = None
+        self._atomic = AtomicDir(self.root, validate=validate)
         self._catalog = _Catalog()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -93,33 +91,22 @@ class DatasetWriter:
             self.abort()
 
     def open(self) -> None:
-        self.root.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = _acquire_lock(self.root)
+        build = self._atomic.open()
         try:
-            _recover(self.root)
-            self._build = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.build-", dir=self.root.parent))
             if self.root.exists():
                 if not (self.root / "meta" / "info.json").is_file():
                     raise L.DatasetError(f"{self.root}: exists but is no dataset (no meta/info.json); "
                                          "refusing to touch it")
                 self._catalog = _Catalog.load(self.root)
                 self._check_compatible()
-                shutil.copytree(self.root, self._build, copy_function=os.link, dirs_exist_ok=True)
+                shutil.copytree(self.root, build, copy_function=os.link, dirs_exist_ok=True)
         except BaseException:
             self.abort()
             raise
 
     def abort(self) -> None:
         """Drop the build; the target is exactly as it was."""
-        if self._build is not None:
-            shutil.rmtree(self._build, ignore_errors=True)
-            self._build = None
-        if self._lock is not None:
-            # Unlink while still holding the lock: a writer that opened the old file fails its
-            # non-blocking flock now or finds a fresh file; none is left beside the dataset.
-            _lock_path(self.root).unlink(missing_ok=True)
-            os.close(self._lock)
-            self._lock = None
+        self._atomic.abort()
 
     def commit(self) -> None:
         """Write metadata, validate the build, and swap it into place (nothing to do if nothing was added)."""
@@ -128,11 +115,7 @@ class DatasetWriter:
             if not any(r.episode_index is not None for r in self.results):
                 return  # nothing new: an existing dataset stays as it was, and no empty one appears
             self._write_meta(build)
-            problems = validate(build)
-            if problems:
-                raise L.DatasetError(f"{self.root}: refusing to commit an invalid dataset: " + "; ".join(problems[:5]))
-            _swap(build, self.root)
-            self._build = None
+            self._atomic.commit()  # validates the build; on failure the target is untouched
         finally:
             self.abort()
 
@@ -248,9 +231,9 @@ class DatasetWriter:
 
     # -- checks ----------------------------------------------------------------------------------
     def _require_open(self) -> Path:
-        if self._build is None:
+        if not self._atomic.is_open:
             raise RuntimeError("DatasetWriter is not open: use it as a context manager or call open()")
-        return self._build
+        return self._atomic.build
 
     def _check_compatible(self) -> None:
         meta = self.root / "meta"
@@ -283,39 +266,3 @@ def _list_column(matrix: np.ndarray) -> pa.ListArray:
     rows, width = matrix.shape
     offsets = np.arange(0, rows * width + 1, width, dtype=np.int32)
     return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(matrix).reshape(-1)))
-
-
-def _previous(root: Path) -> Path:
-    return root.parent / f".{root.name}.previous"
-
-
-def _lock_path(root: Path) -> Path:
-    return root.parent / f".{root.name}.lock"
-
-
-def _acquire_lock(root: Path) -> int:
-    fd = os.open(_lock_path(root), os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise L.DatasetError(f"{root}: another dataset writer is working on it") from None
-    return fd
-
-
-def _recover(root: Path) -> None:
-    """Finish a swap a crash interrupted: between the two renames only the previous version exists."""
-    previous = _previous(root)
-    if previous.exists() and not root.exists():
-        os.rename(previous, root)
-    elif previous.exists():
-        shutil.rmtree(previous)
-
-
-def _swap(build: Path, root: Path) -> None:
-    if root.exists():
-        os.rename(root, _previous(root))
-        os.rename(build, root)
-        shutil.rmtree(_previous(root))
-    else:
-        os.rename(build, root)
