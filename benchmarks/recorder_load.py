@@ -1,13 +1,16 @@
 """Can the episode recorder keep up with the GR1's real load without losing a message?
 
 A publisher process replays the robot's traffic (1280x800 rgb8 images at 30 Hz, a 44-joint
-JointState at 200 Hz, teleop and robot commands at 100 Hz each) for `--seconds` into a recorder
-process that is already recording; then the bag is compared with what was published. Prints
-delivered/published per topic and the ratio, the recorder's CPU use and the MB/s it wrote.
+JointState at 200 Hz, teleop and robot commands at 100 Hz each) into a recorder process. The
+episode starts once the traffic flows and stops `--seconds` later while the publisher is still
+publishing, so the recorder's QA verdict judges a steady stream. Every published header stamp
+inside the episode window is then looked up in the bag. Prints delivered/published per topic and
+the ratio, the recorder's CPU use and the MB/s it wrote. `--contention` adds a process that keeps
+one core busy for the whole run (it stops by itself), like a driver or retargeting on the robot.
 
 Run it like every ROS process here, on loopback with a private domain:
     source ros2_ws/install/setup.bash
-    .venv/bin/dreamgen-ros-env -- .venv/bin/python benchmarks/recorder_load.py --seconds 60
+    .venv/bin/dreamgen-ros-env -- .venv/bin/python benchmarks/recorder_load.py --seconds 60 [--contention]
 """
 
 from __future__ import annotations
@@ -30,10 +33,16 @@ LOAD = {  # topic: (type, rate_hz)
     "/gr1/joint_command": ("sensor_msgs/msg/JointState", 100.0),
 }
 WIDTH, HEIGHT = 1280, 800
+# Messages published this close to the stop call may still be in flight when the episode ends.
+IN_FLIGHT_S = 0.2
+# Longest the run may take besides the episode itself (start-up, discovery, closing the bag).
+SETUP_S = 60.0
+BUSY = "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass\n"
 
 
-def publish(seconds: float, counts_path: Path) -> None:
-    """Publisher mode: wait for the recorder to match every topic, publish on schedule, write counts."""
+def publish(ready: Path, stop: Path, stamps_path: Path) -> None:
+    """Publisher mode: wait for the recorder to match every topic, publish on schedule until `stop`
+    exists, then write every header stamp it published."""
     import numpy as np
     import rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -58,24 +67,28 @@ def publish(seconds: float, counts_path: Path) -> None:
         if time.monotonic() > deadline:
             sys.exit("recorder_load: the recorder never subscribed to every topic")
         time.sleep(0.05)
-    # A writer sees the reader matched before the reader has matched the writer; samples sent in
-    # between are dropped by the reader. Give discovery time to settle on both sides.
-    time.sleep(2.0)
-    counts = dict.fromkeys(LOAD, 0)
+    stamps: dict[str, list[int]] = {t: [] for t in LOAD}
     start = time.monotonic()
     due = dict.fromkeys(LOAD, start)
-    while (now := time.monotonic()) < start + seconds:
+    ready.touch()
+    next_check = start
+    while True:
+        now = time.monotonic()
+        if now >= next_check:
+            if stop.exists():
+                break
+            next_check = now + 0.1
         for topic, (_, hz) in LOAD.items():
             if now >= due[topic]:
-                sec, nanosec = divmod(time.time_ns(), 1_000_000_000)
+                stamp = time.time_ns()
+                sec, nanosec = divmod(stamp, 1_000_000_000)
                 data = templates[topic]
                 data[4:12] = sec.to_bytes(4, "little", signed=True) + nanosec.to_bytes(4, "little")
                 pubs[topic].publish(bytes(data))
-                counts[topic] += 1
+                stamps[topic].append(stamp)
                 due[topic] += 1.0 / hz
-        time.sleep(max(0.0, min(due.values()) - time.monotonic()))
-    counts_path.write_text(json.dumps({"counts": counts, "seconds": time.monotonic() - start}))
-    time.sleep(1.0)  # let reliable DDS deliver the tail before the writers go away
+        time.sleep(max(0.0, min(*due.values(), next_check) - time.monotonic()))
+    stamps_path.write_text(json.dumps(stamps))
     node.destroy_node()
     rclpy.shutdown()
 
@@ -97,80 +110,115 @@ def call(node, srv_type, name: str, request):
     return future.result()
 
 
-def run(seconds: float, keep: Path | None) -> None:
+def wait_for(path: Path, what: str, timeout_s: float = SETUP_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        if time.monotonic() > deadline:
+            sys.exit(f"recorder_load: {what} never happened")
+        time.sleep(0.05)
+
+
+def bag_stamps(bag: Path) -> dict[str, set[int]]:
+    """Header stamps per topic, read from the MCAP file by the independent `mcap` reader."""
+    from mcap.reader import make_reader
+
+    from dreamgen_core.bag.schema import header_stamp_ns
+
+    found: dict[str, set[int]] = {t: set() for t in LOAD}
+    with open(next(bag.glob("*.mcap")), "rb") as f:
+        for _, channel, message in make_reader(f).iter_messages():
+            if channel.topic in found:
+                found[channel.topic].add(header_stamp_ns(message.data))
+    return found
+
+
+def run(seconds: float, contention: bool, keep: Path | None) -> None:
     import rclpy
     from std_srvs.srv import SetBool, Trigger
 
-    from dreamgen_core.bag import read_info
     from dreamgen_core.ros.node_process import NodeProcess
 
+    busy = subprocess.Popen([sys.executable, "-c", BUSY, str(seconds + SETUP_S)]) if contention else None
     with tempfile.TemporaryDirectory(prefix="recorder_load_") as tmp_dir:
         tmp = keep or Path(tmp_dir)
         config = recorder_config(tmp / "recording.yaml", tmp / "episodes")
+        ready, stop, stamps_path = tmp / "publishing", tmp / "stop_publishing", tmp / "published.json"
+        for path in (ready, stop, stamps_path):
+            path.unlink(missing_ok=True)
         rclpy.init()
         node = rclpy.create_node("recorder_load")
         with open(tmp / "recorder.log", "wb") as log, NodeProcess(
                 "dreamgen", "episode_recorder", {"config": str(config), "instruction": "recorder load"},
                 log=log) as recorder:
+            publisher = subprocess.Popen([sys.executable, __file__, "--publisher", "--ready", str(ready),
+                                          "--stop", str(stop), "--stamps", str(stamps_path)])
+            wait_for(ready, "publishing")
+            # A writer sees the reader matched before the reader has matched the writer; samples sent
+            # in between are dropped by the reader. Let discovery settle on both sides first.
+            time.sleep(2.0)
             started = call(node, Trigger, "/episode_recorder/start", Trigger.Request())
             if not started.success:
                 sys.exit(f"recorder_load: start refused: {started.message}")
-            rec = psutil.Process(recorder.pid)
-            cpu0 = rec.cpu_times()
-            t0 = time.monotonic()
-            publisher = subprocess.Popen([sys.executable, __file__, "--publisher", "--seconds", str(seconds),
-                                          "--counts", str(tmp / "published.json")])
-            pub = psutil.Process(publisher.pid)
-            pub_cpu = pub.cpu_times()
-            while publisher.poll() is None:
-                pub_cpu = pub.cpu_times()
-                time.sleep(0.2)
-            if publisher.returncode != 0:
-                sys.exit(f"recorder_load: publisher failed ({publisher.returncode})")
-            cpu1, t1 = rec.cpu_times(), time.monotonic()
+            t_start = time.time_ns()
+            rec, pub = psutil.Process(recorder.pid), psutil.Process(publisher.pid)
+            rec_cpu0, pub_cpu0, t0 = rec.cpu_times(), pub.cpu_times(), time.monotonic()
+            time.sleep(seconds)
+            rec_cpu1, pub_cpu1, t1 = rec.cpu_times(), pub.cpu_times(), time.monotonic()
+            t_stop = time.time_ns()
             stopped = call(node, SetBool, "/episode_recorder/stop", SetBool.Request(data=True))
+            stop.touch()
+            if publisher.wait(SETUP_S) != 0:
+                sys.exit(f"recorder_load: publisher failed ({publisher.returncode})")
             bag = tmp / "episodes" / started.message
-            while not (bag / "metadata.yaml").exists():
-                time.sleep(0.1)
+            wait_for(bag / "metadata.yaml", "closing the bag")
             t_closed = time.monotonic()
         node.destroy_node()
         rclpy.shutdown()
-        published = json.loads((tmp / "published.json").read_text())
-        info = read_info(bag)
+        if busy is not None:
+            busy.kill()
+        window = (t_start, t_stop - int(IN_FLIGHT_S * 1e9))
+        published = {t: [s for s in stamps if window[0] <= s <= window[1]]
+                     for t, stamps in json.loads(stamps_path.read_text()).items()}
+        recorded = bag_stamps(bag)
+        delivered = {t: sum(1 for s in stamps if s in recorded[t]) for t, stamps in published.items()}
         written = sum(f.stat().st_size for f in bag.iterdir())
-        report(published, {t.name: t.count for t in info.topics}, cpu1.user + cpu1.system - cpu0.user - cpu0.system,
-               pub_cpu.user + pub_cpu.system, t1 - t0, written, json.loads(stopped.message), t_closed - t1)
+        cpu = {"recorder": sum(rec_cpu1[:2]) - sum(rec_cpu0[:2]), "publisher": sum(pub_cpu1[:2]) - sum(pub_cpu0[:2])}
+        report(published, delivered, cpu, t1 - t0, written, json.loads(stopped.message), t_closed - t1, contention)
 
 
-def report(published: dict, delivered: dict, rec_cpu: float, pub_cpu: float, wall: float, written: int,
-           stop: dict, close_s: float) -> None:
-    seconds = published["seconds"]
-    print(f"recorder load: {seconds:.1f} s of GR1 traffic ({WIDTH}x{HEIGHT} rgb8 @ 30 Hz, "
-          f"44-joint JointState @ 200 Hz, 2 commands @ 100 Hz) on {psutil.cpu_count()} cores")
+def report(published: dict[str, list[int]], delivered: dict[str, int], cpu: dict[str, float], wall: float,
+           written: int, stop: dict, close_s: float, contention: bool) -> None:
+    print(f"recorder load: {wall:.1f} s episode of GR1 traffic ({WIDTH}x{HEIGHT} rgb8 @ 30 Hz, "
+          f"44-joint JointState @ 200 Hz, 2 commands @ 100 Hz) on {psutil.cpu_count()} cores"
+          + (", one core kept busy by another process" if contention else ""))
     print(f"{'topic':<30} {'published':>9} {'delivered':>9} {'ratio':>7}")
     total_p = total_d = 0
     for topic in LOAD:
-        p, d = published["counts"][topic], delivered.get(topic, 0)
+        p, d = len(published[topic]), delivered[topic]
         total_p, total_d = total_p + p, total_d + d
-        print(f"{topic:<30} {p:>9} {d:>9} {d / p:>7.4f}")
-    print(f"{'all':<30} {total_p:>9} {total_d:>9} {total_d / total_p:>7.4f}")
-    print(f"recorder CPU: {rec_cpu:.1f} s over {wall:.1f} s = {100 * rec_cpu / wall:.0f}% of one core; "
-          f"publisher CPU: {100 * pub_cpu / wall:.0f}% of one core")
-    print(f"written: {written / 2**20:.0f} MiB, {written / 2**20 / seconds:.1f} MiB/s over the publish window; "
-          f"bag closed {close_s:.2f} s after the publisher ended; QA {stop['qa']} {stop['reasons']}")
+        print(f"{topic:<30} {p:>9} {d:>9} {d / max(p, 1):>7.4f}")
+    print(f"{'all':<30} {total_p:>9} {total_d:>9} {total_d / max(total_p, 1):>7.4f}")
+    print(f"recorder CPU: {100 * cpu['recorder'] / wall:.0f}% of one core; "
+          f"publisher CPU: {100 * cpu['publisher'] / wall:.0f}% of one core; "
+          f"load average {psutil.getloadavg()[0]:.1f}")
+    print(f"written: {written / 2**20:.0f} MiB, {written / 2**20 / wall:.1f} MiB/s; "
+          f"bag closed {close_s:.2f} s after the stop call; QA {stop['qa']} {stop['reasons']}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=60.0, help="how long to publish (default 60)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long to record (default 60)")
+    parser.add_argument("--contention", action="store_true",
+                        help="keep one core busy with another process for the whole run")
     parser.add_argument("--keep", type=Path, help="write the bag and logs here and keep them (default: a temp dir)")
     parser.add_argument("--publisher", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--counts", type=Path, help=argparse.SUPPRESS)
+    for hidden in ("--ready", "--stop", "--stamps"):
+        parser.add_argument(hidden, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.publisher:
-        publish(args.seconds, args.counts)
+        publish(args.ready, args.stop, args.stamps)
     else:
-        run(args.seconds, args.keep)
+        run(args.seconds, args.contention, args.keep)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,12 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
-from dreamgen_core.ros.discovery import SESSION_DOMAINS, DomainClaim, localhost_env, problems
+from dreamgen_core.embodiment import load_embodiment
+from dreamgen_core.ros.discovery import SESSION_DOMAINS, TRANSPORT_PROFILE, DomainClaim, localhost_env, problems
 from dreamgen_core.ros.node_process import NodeProcess, ros_args
 
 VENV_BIN = Path(sys.executable).parent
@@ -26,7 +28,28 @@ def test_problems_name_each_unsafe_setting() -> None:
 
 def test_localhost_env_drops_the_deprecated_humble_variable() -> None:
     env = localhost_env(42, {"ROS_LOCALHOST_ONLY": "1", "PATH": "/bin"})
-    assert env == {"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST", "ROS_DOMAIN_ID": "42", "PATH": "/bin"}
+    assert env == {"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST", "ROS_DOMAIN_ID": "42", "PATH": "/bin",
+                   "FASTRTPS_DEFAULT_PROFILES_FILE": str(TRANSPORT_PROFILE)}
+
+
+def test_transport_profile_holds_a_raw_frame_in_shared_memory_and_stays_on_loopback() -> None:
+    ns = {"dds": "http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles"}
+    root = ElementTree.parse(TRANSPORT_PROFILE).getroot()
+    transports = {t.findtext("dds:transport_id", namespaces=ns): t for t in root.iterfind(".//dds:transport_descriptor", ns)}
+    kinds = {name: t.findtext("dds:type", namespaces=ns) for name, t in transports.items()}
+    assert sorted(kinds.values()) == ["SHM", "UDPv4"]
+    shm = next(t for t in transports.values() if t.findtext("dds:type", namespaces=ns) == "SHM")
+    camera = load_embodiment("gr1").cameras["ego_view"]
+    frame = camera.width * camera.height * 3
+    assert int(shm.findtext("dds:segment_size", namespaces=ns)) >= 30 * frame  # a second of frames in flight
+    udp = next(t for t in transports.values() if t.findtext("dds:type", namespaces=ns) == "UDPv4")
+    assert [a.text for a in udp.iterfind(".//dds:address", ns)] == ["127.0.0.1"]
+    participant = root.find(".//dds:participant", ns)
+    assert participant.get("is_default_profile") == "true"
+    assert participant.findtext(".//dds:useBuiltinTransports", namespaces=ns) == "false"
+    assert sorted(t.text for t in participant.iterfind(".//dds:userTransports/dds:transport_id", ns)) == sorted(kinds)
+    # A profile the user set on purpose wins.
+    assert localhost_env(42, {"FASTRTPS_DEFAULT_PROFILES_FILE": "/mine.xml"})["FASTRTPS_DEFAULT_PROFILES_FILE"] == "/mine.xml"
 
 
 def test_node_process_refuses_an_unsafe_environment() -> None:
@@ -76,6 +99,7 @@ def test_ros_env_wrapper_sets_the_policy_for_its_command() -> None:
     assert out["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
     assert 30 <= int(out["ROS_DOMAIN_ID"]) < 100
     assert "ROS_LOCALHOST_ONLY" not in out
+    assert out["FASTRTPS_DEFAULT_PROFILES_FILE"] == str(TRANSPORT_PROFILE)
     assert f"ROS_DOMAIN_ID={out['ROS_DOMAIN_ID']}" in result.stderr
 
 

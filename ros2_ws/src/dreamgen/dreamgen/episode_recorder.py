@@ -6,8 +6,10 @@ and QA at 1 Hz on a steady timer (so a paused sim does not silence them). SIGINT
 open episode as `interrupted`.
 
 QoS: every topic is subscribed RELIABLE unless its config says `qos: sensor_data` (best effort, for
-drivers that only publish best effort). The history depth holds about one second of each topic so
-a busy executor does not overwrite samples before we take them.
+drivers that only publish best effort), with KEEP_ALL history. DDS acknowledges a sample once it is
+in the reader's history, whatever our executor is doing; a KEEP_LAST history overwrites samples the
+executor has not taken yet when a 2.6 MB image write or another process delays it, and that loss
+is silent. KEEP_ALL never overwrites: a full history pushes back on the reliable writer instead.
 """
 
 from __future__ import annotations
@@ -40,8 +42,7 @@ def message_class(msgtype: str) -> type:
 
 
 def topic_qos(t: TopicConfig) -> QoSProfile:
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=max(10, int(t.rate_hz)),
-                      reliability=RELIABILITY[t.qos])
+    return QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=RELIABILITY[t.qos])
 
 
 def default_config() -> Path:
