@@ -11,12 +11,12 @@ and the same code `dreamgen-stack collect` uses where `ros2 launch` is not insta
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from dreamgen_core.stack import load_stack, plan
-from launch import LaunchDescription
 
 PACKAGE = "dreamgen"
 

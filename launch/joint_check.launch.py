@@ -7,12 +7,11 @@ Off the robot (no launch wheel on PyPI) the same two nodes are started by dreamg
 NodeProcess, as `make demo` does.
 """
 
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-
-from launch import LaunchDescription
 
 
 def generate_launch_description() -> LaunchDescription:

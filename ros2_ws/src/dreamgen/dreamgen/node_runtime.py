@@ -1,8 +1,10 @@
 """The one lifecycle idiom of dreamgen nodes: init, spin until finished or signalled, clean shutdown.
 
-Every node subclasses `DreamgenNode` and is started by `run_node`. SIGINT and SIGTERM both end the
-spin (rclpy's default signal handlers); the node's `on_shutdown` then runs before the context is
-destroyed, so files are closed and reports written even when a launcher stops us.
+Every node subclasses `DreamgenNode` and is started by `run_node`. SIGINT and SIGTERM only *ask* the
+node to stop (`dreamgen.stop_signals`, installed when the package is imported; rclpy's handlers are
+not installed): the spin loop sees the request between callbacks, `on_shutdown` runs with the
+context still valid (files closed, episodes saved, reports written), then the node and the context
+are destroyed in order. The process exits 0 unless the node chose a code.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from collections.abc import Callable
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
+from dreamgen.stop_signals import stop_request
 from dreamgen_core.embodiment import Embodiment, load_embodiment
 from dreamgen_core.ros.discovery import DOMAIN_VAR, LEGACY_VAR, RANGE_VAR, problems
 
@@ -43,18 +47,22 @@ class DreamgenNode(Node):
 
 
 def run_node(factory: Callable[[], DreamgenNode], args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
+    stop = stop_request()
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node: DreamgenNode | None = None
     executor = SingleThreadedExecutor()
     try:
-        node = factory()
-        executor.add_node(node)
-        while rclpy.ok() and node.exit_code is None:
+        if not stop.requested:
+            node = factory()
+            executor.add_node(node)
+        while node is not None and not stop.requested and rclpy.ok() and node.exit_code is None:
             executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
+    except ExternalShutdownException:
         pass
     finally:
         if node is not None:
+            if stop.requested:
+                node.get_logger().info(f"stopping: {stop.reason}")
             node.on_shutdown()
             executor.remove_node(node)
             node.destroy_node()
@@ -66,5 +74,7 @@ def run_node(factory: Callable[[], DreamgenNode], args: list[str] | None = None)
 def main_for(factory: Callable[[], DreamgenNode]) -> Callable[[], None]:
     """A console-script entry point that runs `factory`'s node and exits with its code."""
     def main() -> None:
-        sys.exit(run_node(factory, sys.argv))
+        code = run_node(factory, sys.argv)
+        stop_request().ignore_further()
+        sys.exit(code)
     return main
