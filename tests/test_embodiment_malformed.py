@@ -68,6 +68,11 @@ CASES = [
      "sensor_msgs/msg/JointState"),
     ("relative topic name", _set("ros.robot_command.name", "gr1/joint_command"), "ros.robot_command.name",
      "absolute"),
+    ("source timeout missing", _delete("safety.source_timeout_s"), "safety.source_timeout_s", "missing required key"),
+    ("source timeout within a control tick", _set("safety.source_timeout_s", 0.04), "safety.source_timeout_s",
+     "must be longer than one control period (1 / rates.control_hz = 0.05 s)"),
+    ("source timeout not a number", _set("safety.source_timeout_s", "250ms"), "safety.source_timeout_s",
+     "must be float"),
     ("joint declared but unplaced", _set("joints.extra_joint", {"lower": 0, "upper": 1, "velocity": 1}),
      "joints.extra_joint", "not placed"),
 ]

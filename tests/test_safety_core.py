@@ -131,7 +131,7 @@ def test_monitor_cases(case: str, command: dict, expected: dict, kinds: list[str
 
 def test_beyond_limits_is_clamped_to_limit_minus_margin_on_gr1() -> None:
     spec = load_embodiment("gr1")
-    monitor = SafetyMonitor(Envelope.from_spec(spec), 0.25)
+    monitor = SafetyMonitor.from_spec(spec)
     # At the elbow's upper limit already, so only the position clamp acts.
     measured = {name: 0.0 for name in spec.joint_names} | {"left_elbow_pitch_joint": 2.27}
     safe, events = monitor.step({"left_elbow_pitch_joint": 3.5, "right_elbow_pitch_joint": -9.0}, measured, 0.0)
@@ -142,6 +142,16 @@ def test_beyond_limits_is_clamped_to_limit_minus_margin_on_gr1() -> None:
                                                    ("position_limit", "right_elbow_pitch_joint"),
                                                    ("velocity_limit", "right_elbow_pitch_joint")]
     assert set(safe) == set(spec.joint_names)
+
+
+def test_monitor_from_spec_holds_after_the_spec_source_timeout() -> None:
+    spec = load_embodiment("gr1")
+    timeout_s = spec.safety.source_timeout_s
+    monitor = SafetyMonitor.from_spec(spec)
+    measured = {name: 0.0 for name in spec.joint_names}
+    monitor.step({}, measured, 0.0)
+    assert monitor.tick(measured, timeout_s - 1e-3) is None
+    assert monitor.tick(measured, timeout_s) is not None and monitor.state == "holding (source_silent)"
 
 
 def test_first_command_is_delta_limited_from_the_measured_pose() -> None:

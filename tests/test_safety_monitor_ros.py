@@ -26,7 +26,7 @@ from dreamgen_core.embodiment import Embodiment, load_embodiment
 from dreamgen_core.ros.node_process import NodeProcess
 
 SPEC = load_embodiment("gr1")
-TIMEOUT_S = 0.25
+TIMEOUT_S = SPEC.safety.source_timeout_s
 ELBOW = "left_elbow_pitch_joint"
 
 
@@ -92,7 +92,7 @@ def robot() -> Iterator[Robot]:
 def safety_monitor(ros_env: dict[str, str], tmp_path: Path, **parameters: object) -> Iterator[Path]:
     """Run the node for the block; yields its log path; it must exit cleanly when stopped."""
     log = tmp_path / "safety_monitor.log"
-    params = {"embodiment": "gr1", "source_timeout_s": TIMEOUT_S, **parameters}
+    params = {"embodiment": "gr1", **parameters}
     with open(log, "wb") as out:
         node = NodeProcess("dreamgen", "safety_monitor", params, env=ros_env, log=out).start()
         try:

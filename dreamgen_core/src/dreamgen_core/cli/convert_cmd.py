@@ -28,17 +28,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--include-flagged", action="store_true", help="also convert episodes QA marked needs_review")
     parser.add_argument("--workers", type=int, default=max(1, min(4, (os.cpu_count() or 2) - 1)),
                         help="episodes read in parallel (default: cores - 1, at most 4)")
-    for name, default in (("state", DEFAULTS.state_tolerance_s), ("action", DEFAULTS.action_tolerance_s),
-                          ("image", DEFAULTS.image_tolerance_s)):
+    for name, default in (("state", DEFAULTS.state_tolerance_s), ("image", DEFAULTS.image_tolerance_s)):
         parser.add_argument(f"--{name}-tolerance-ms", type=float, default=default * 1000,
                             help=f"max age of the {name} sample at a frame time (default: {default * 1000:g})")
+    parser.add_argument("--action-tolerance-ms", type=float,
+                        help="max age of the action sample at a frame time (default: the embodiment's "
+                             "safety.source_timeout_s, after which the safety monitor holds)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     spec = load_embodiment(args.embodiment)
     cfg = ConvertConfig(fps=args.fps, state_tolerance_s=args.state_tolerance_ms / 1000,
-                        action_tolerance_s=args.action_tolerance_ms / 1000,
+                        action_tolerance_s=None if args.action_tolerance_ms is None else args.action_tolerance_ms / 1000,
                         image_tolerance_s=args.image_tolerance_ms / 1000, include_flagged=args.include_flagged)
     results = convert_bags(args.bags, args.out, spec, cfg, workers=args.workers)
     for r in results:

@@ -38,12 +38,12 @@ class ConvertError(ValueError):
 class ConvertConfig:
     """Alignment settings. Tolerances: how old the chosen sample may be at a frame time; the
     defaults allow ~5 samples of 100 Hz joint states, ~3 frames of a 30 Hz camera, and for
-    commands the safety monitor's source timeout (0.25 s): up to then the robot still follows the
+    commands the embodiment's `safety.source_timeout_s`: up to then the robot still follows the
     last command, so it is still the action; past it the robot holds and the episode has a gap."""
 
     fps: float | None = None  # default: the embodiment's dataset_fps
     state_tolerance_s: float = 0.05
-    action_tolerance_s: float = 0.25
+    action_tolerance_s: float | None = None  # default: the embodiment's safety.source_timeout_s
     image_tolerance_s: float = 0.1
     clock_jump_s: float = 1.0  # consecutive stamps further apart than this: the clock jumped
     include_flagged: bool = False
@@ -92,7 +92,8 @@ def _convert(bag: Path, spec: Embodiment, cfg: ConvertConfig) -> EpisodeData:
             raise ConvertError(f"{bag.name}: sources overlap for {(end - start) / NS:.3f} s: too short for one "
                                f"frame pair at {fps:g} fps")
         picks = {s.topic: _select(bag, s, times, tol) for s, tol in (
-            (state, cfg.state_tolerance_s), (action, cfg.action_tolerance_s), (image, cfg.image_tolerance_s))}
+            (state, cfg.state_tolerance_s), (action, cfg.action_tolerance_s or spec.safety.source_timeout_s),
+            (image, cfg.image_tolerance_s))}
         view = ModelViewTransform.for_camera(camera)
         frames = [view(f) for f in _frames(bag, reader, conns[camera.topic], picks[camera.topic].index)]
     digest = _sha256(next(bag.glob("*.mcap")))

@@ -85,6 +85,7 @@ class Camera:
     rate_hz: float
     encoding: Literal["rgb8"]
     model_view: ModelView
+    raw_video_key: str | None = None  # dataset key of the raw camera video beside the model view
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,9 @@ class Driver:
 class Safety:
     position_margin: float
     velocity_scale: float
+    # Command silence after which the safety monitor holds. Until then the robot still follows the
+    # last command, so it is also the converter's default tolerance on the action's age.
+    source_timeout_s: float
 
 
 @dataclass(frozen=True)

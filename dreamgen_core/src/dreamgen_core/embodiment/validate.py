@@ -2,7 +2,8 @@
 
 The typed builder (`dreamgen_core.config`) already rejected unknown keys and wrong types; these
 checks catch what types cannot: slices that gap or overlap, a joint placed twice, limits that
-are inverted, a layout that is not in radians, a driver in units we cannot convert. Each raises
+are inverted, a layout that is not in radians, a driver in units we cannot convert, a source
+timeout the safety monitor could not honour between two control ticks. Each raises
 a ConfigError naming the key and value, because a wrong spec silently mis-orders every dataset.
 """
 
@@ -26,8 +27,7 @@ def validate(spec: Embodiment, source: str) -> None:
     _check_rates(spec, source)
     _check_topics(spec, source)
     _check_drivers(spec, source)
-    if not 0.0 < spec.safety.velocity_scale <= 1.0:
-        raise ConfigError(source, "safety.velocity_scale", spec.safety.velocity_scale, "must be in (0, 1]")
+    _check_safety(spec, source)
 
 
 def _check_joints(spec: Embodiment, source: str) -> None:
@@ -98,6 +98,16 @@ def _check_rates(spec: Embodiment, source: str) -> None:
         value = getattr(spec.rates, name)
         if value <= 0:
             raise ConfigError(source, f"rates.{name}", value, "must be > 0")
+
+
+def _check_safety(spec: Embodiment, source: str) -> None:
+    if not 0.0 < spec.safety.velocity_scale <= 1.0:
+        raise ConfigError(source, "safety.velocity_scale", spec.safety.velocity_scale, "must be in (0, 1]")
+    period = 1.0 / spec.rates.control_hz
+    if not spec.safety.source_timeout_s > period:
+        # Shorter than one control period, the monitor would hold between any two commands.
+        raise ConfigError(source, "safety.source_timeout_s", spec.safety.source_timeout_s,
+                          f"must be longer than one control period (1 / rates.control_hz = {period:g} s)")
 
 
 def _check_topics(spec: Embodiment, source: str) -> None:

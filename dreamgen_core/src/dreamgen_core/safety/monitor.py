@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from dreamgen_core.embodiment import Embodiment
 from dreamgen_core.safety.context import Context
 from dreamgen_core.safety.detectors import (
     Detector,
@@ -82,6 +83,11 @@ class SafetyMonitor:
         self._last_sent: dict[str, float] | None = None
         self._last_sent_s: float | None = None
         self._hold_pose: dict[str, float] | None = None  # latched while holding
+
+    @classmethod
+    def from_spec(cls, spec: Embodiment, rules: list[Rule] | None = None) -> SafetyMonitor:
+        """The monitor of an embodiment: its envelope and its `safety.source_timeout_s`."""
+        return cls(Envelope.from_spec(spec), spec.safety.source_timeout_s, rules)
 
     @property
     def holding(self) -> bool:

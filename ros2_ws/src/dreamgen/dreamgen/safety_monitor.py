@@ -15,7 +15,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 
 from dreamgen.node_runtime import DreamgenNode, main_for
-from dreamgen_core.safety import Envelope, SafetyMonitor, Verdict
+from dreamgen_core.safety import SafetyMonitor, Verdict
 from dreamgen_core.safety.monitor import CLAMP_KINDS, PASSING
 
 COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -26,8 +26,8 @@ class SafetyMonitorNode(DreamgenNode):
         super().__init__("safety_monitor")
         ros = self.spec.ros
         self.source_topic = str(self.declare_parameter("source_topic", ros.teleop_command.name).value)
-        timeout_s = float(self.declare_parameter("source_timeout_s", 0.25).value)
-        self.monitor = SafetyMonitor(Envelope.from_spec(self.spec), timeout_s)
+        # The timeout is the spec's, never a parameter: the converter reads the same value (one fact).
+        self.monitor = SafetyMonitor.from_spec(self.spec)
         self.measured: dict[str, float] = {}
         self.received = 0
         self.output = self.create_publisher(JointState, ros.robot_command.name, COMMAND_QOS)
@@ -37,8 +37,8 @@ class SafetyMonitorNode(DreamgenNode):
         self.create_subscription(JointState, self.source_topic, self.on_command, COMMAND_QOS)
         self.create_timer(1.0 / self.spec.rates.control_hz, self.on_tick)
         self.create_timer(1.0, self.publish_diagnostics)
-        self.get_logger().info(f"{self.source_topic} -> {ros.robot_command.name}, hold after {timeout_s:g} s of "
-                               f"silence, holds at {self.spec.rates.control_hz:g} Hz")
+        self.get_logger().info(f"{self.source_topic} -> {ros.robot_command.name}, hold after "
+                               f"{self.monitor.source_timeout_s:g} s of silence, holds at {self.spec.rates.control_hz:g} Hz")
 
     def now_s(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
