@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
-from test_bag_core import NS, joint_state
+from test_bag_core import NS, image, joint_state
 
+from dreamgen_core.bag import read_info
 from dreamgen_core.config import ConfigError
 from dreamgen_core.recording import EpisodeQa, Recorder, Refused, load_recording_config, parse_recording_config
 
@@ -92,3 +94,73 @@ def test_start_gate_and_disk_guard(tmp_path: Path) -> None:
     with pytest.raises(Refused, match=r"refusing to start: disk space low: \d+ MB free in .*minimum 1000000000 MB"):
         full.start("pick", "", 0, 0)
     assert not list(tmp_path.iterdir())
+
+
+def stream(qa: EpisodeQa, index: int, hz: float, seconds: float, skip=lambda k: False,
+           stamp=lambda k, t: t, make=joint_state) -> None:
+    """Receive `hz` messages a second (QA clock = publish time), header stamp `stamp(k, t)`."""
+    period = int(NS / hz)
+    for k in range(int(hz * seconds)):
+        t = k * period
+        if not skip(k):
+            qa.observe(index, t, make(stamp(k, t)))
+
+
+def test_qa_counts_messages_missing_from_holes_in_stamps() -> None:
+    # Joint states at 200 Hz, twice the spec's minimum: the period comes from the stamps themselves.
+    qa = EpisodeQa(config(), 0)
+    stream(qa, 0, 200, 5, skip=lambda k: 641 <= k <= 652)
+    stream(qa, 1, 30, 5, make=image)
+    report = qa.report(5 * NS)
+    assert report.verdict == "needs_review"
+    assert report.reasons == ["/joint_states: largest gap 0.065 s, limit 0.050 s",
+                              "/joint_states: 12 messages missing (largest hole 0.065 s at t=3.2 s)"]
+    single = EpisodeQa(config(), 0)
+    stream(single, 0, 100, 3, skip=lambda k: k == 150)
+    stream(single, 1, 30, 3, make=image)
+    assert single.report(3 * NS).reasons == ["/joint_states: 1 message missing (largest hole 0.020 s at t=1.5 s)"]
+    tolerant = EpisodeQa(config(max_missing=1), 0)
+    stream(tolerant, 0, 100, 3, skip=lambda k: k == 150)
+    stream(tolerant, 1, 30, 3, make=image)
+    assert tolerant.report(3 * NS).verdict == "ok"
+
+
+def test_qa_publisher_stall_that_catches_up_loses_nothing() -> None:
+    """A publisher that stalls 60 ms and then sends what it owes back to back lost nothing: the stall
+    is a gap (timing), not missing messages."""
+    qa = EpisodeQa(config(), 0)
+    stream(qa, 0, 100, 3, stamp=lambda k, t: max(t, 160 * NS // 100) if 150 <= k < 160 else t)  # 1.49 s .. 1.60 s: no stamps
+    stream(qa, 1, 30, 3, make=image)
+    reasons = qa.report(3 * NS).reasons
+    assert not any("missing" in r for r in reasons), reasons
+    assert "/joint_states: largest gap 0.110 s, limit 0.050 s" in reasons
+
+
+def test_qa_flags_a_camera_whose_resolution_changes() -> None:
+    qa = EpisodeQa(config(), 0)
+    stream(qa, 0, 100, 3)
+    stream(qa, 1, 30, 3, make=lambda t: image(t, *((16, 10) if t > 2 * NS else (32, 20))))
+    assert qa.report(3 * NS).reasons == [
+        "/camera/ego_view/image_raw: resolution changed mid-episode: 32x20 at first, then 16x10 (29 messages differ)"]
+
+
+def test_dropped_joint_states_are_named_in_the_closed_bag(tmp_path: Path) -> None:
+    """The recorder's whole path: observe, write, close; the reason lands in the bag's metadata."""
+    rec = Recorder(config(output_dir=str(tmp_path)), "gr1", "h")
+    period = NS // 100
+    rec.observe(0, 0, 0, joint_state(0))
+    rec.observe(1, 0, 0, image(0))
+    rec.start("pick", "", 0, 0)
+    for k in range(1, 301):
+        t = k * period
+        if not 200 <= k < 206:
+            rec.observe(0, t, t, joint_state(t))
+        if k % 3 == 0:
+            rec.observe(1, t, t, image(t))
+    closed = rec.stop("success", 3 * NS, 3 * NS)
+    rec.wait_closed(10)
+    assert closed.verdict == "needs_review"
+    reason = "/joint_states: 6 messages missing (largest hole 0.070 s at t=2.0 s)"
+    assert reason in closed.reasons
+    meta = read_info(tmp_path / closed.name).custom_data
+    assert meta["qa_verdict"] == "needs_review" and reason in json.loads(meta["qa_reasons"])

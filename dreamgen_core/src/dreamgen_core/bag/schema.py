@@ -61,3 +61,26 @@ def header_stamp_ns(cdr: bytes | memoryview) -> int | None:
         return None
     sec, nanosec = _STAMP[cdr[1] & 1].unpack_from(cdr, 4)
     return sec * 1_000_000_000 + nanosec
+
+
+IMAGE_TYPE = "sensor_msgs/msg/Image"
+_UINT32 = {0: struct.Struct(">I"), 1: struct.Struct("<I")}
+_SIZE = {0: struct.Struct(">II"), 1: struct.Struct("<II")}
+
+
+def image_size(cdr: bytes | memoryview) -> tuple[int, int] | None:
+    """(width, height) of a sensor_msgs/msg/Image in CDR, without deserializing its pixels.
+
+    Layout after the 4-byte encapsulation header: stamp (8 bytes), frame_id (uint32 length incl.
+    the NUL, then the characters), then height and width as uint32 aligned to 4 from the payload
+    start. None if the bytes are too short.
+    """
+    if len(cdr) < 16:
+        return None
+    little = cdr[1] & 1
+    (length,) = _UINT32[little].unpack_from(cdr, 12)
+    offset = 4 + ((8 + 4 + length + 3) & ~3)
+    if len(cdr) < offset + 8:
+        return None
+    height, width = _SIZE[little].unpack_from(cdr, offset)
+    return width, height

@@ -36,6 +36,7 @@ class RecordingConfig:
     stale_after_s: float = 1.0
     rate_tolerance: float = 0.2      # ok when measured >= (1 - tolerance) * expected
     max_gap_factor: float = 5.0      # a gap > factor / expected rate needs review
+    max_missing: int = 0             # messages a topic may miss (holes in header stamps) and still be ok
     compression: Literal["none", "lz4", "zstd"] = "none"  # none: raw images at 90 MB/s on 2 cores
     topics: tuple[TopicConfig, ...] = field(default_factory=tuple)
 
@@ -69,8 +70,9 @@ def _check(cfg: RecordingConfig, source: str, key: str) -> None:
             raise ConfigError(source, at(name), value, "must be > 0")
     if not 0 <= cfg.rate_tolerance < 1:
         raise ConfigError(source, at("rate_tolerance"), cfg.rate_tolerance, "must be in [0, 1)")
-    if cfg.min_free_disk_mb < 0:
-        raise ConfigError(source, at("min_free_disk_mb"), cfg.min_free_disk_mb, "must be >= 0")
+    for name, count in {"min_free_disk_mb": cfg.min_free_disk_mb, "max_missing": cfg.max_missing}.items():
+        if count < 0:
+            raise ConfigError(source, at(name), count, "must be >= 0")
     if not cfg.topics:
         raise ConfigError(source, at("topics"), [], "at least one topic to record")
     seen: set[str] = set()

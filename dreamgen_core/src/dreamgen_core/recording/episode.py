@@ -274,7 +274,7 @@ class Recorder:
 
 def qa_config(cfg: RecordingConfig) -> dict:
     return {"rate_tolerance": cfg.rate_tolerance, "max_gap_factor": cfg.max_gap_factor,
-            "stale_after_s": cfg.stale_after_s}
+            "max_missing": cfg.max_missing, "stale_after_s": cfg.stale_after_s}
 
 
 def result_custom_data(outcome: str, reason: str, report: QaReport, wall_ns: int) -> dict[str, str]:

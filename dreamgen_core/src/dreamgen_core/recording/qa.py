@@ -13,17 +13,51 @@ Rules (defaults in RecordingConfig):
 - stale: a topic with rate_hz > 0 or required must have delivered within stale_after_s of `now`.
 - stamps: a stamp earlier than the previous one is out of order (a clock jump back if by more than
   stale_after_s); a stamp advancing stale_after_s more than receive time did is a forward clock jump.
+- missing: messages lost anywhere between the publisher and the bag leave holes in the header
+  stamps. The topic's period is the median stamp interval (robust to holes, and right for drivers
+  that publish faster than the spec's minimum rate); an interval of k periods hides k - 1 messages.
+  Intervals shorter than half a period are a publisher catching up after a stall, and each pays
+  back one: a stall that lost nothing counts nothing. More than max_missing needs review.
+- resolution: an Image topic whose width/height changes mid-episode (a camera renegotiated) cannot
+  become one video stream; every change is reported.
 """
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 
-from dreamgen_core.bag.schema import header_stamp_ns, starts_with_header
+import numpy as np
+
+from dreamgen_core.bag.schema import IMAGE_TYPE, header_stamp_ns, image_size, starts_with_header
 from dreamgen_core.recording.config import RecordingConfig, TopicConfig
 
 NS = 1_000_000_000
 MIN_RATE_WINDOW_NS = NS  # a rate over less than a second says more about start-up than about the topic
+MIN_INTERVALS = 10       # fewer stamp intervals say nothing reliable about a topic's period
+
+
+@dataclass(frozen=True)
+class Holes:
+    """Messages missing from a stamp sequence, and its largest hole (ending at `end_ns`, QA clock)."""
+    missing: int = 0
+    largest_ns: int = 0
+    end_ns: int = 0
+
+
+def estimate_holes(intervals: np.ndarray, ends: np.ndarray, out_of_order: int = 0) -> Holes:
+    """Missing messages from forward header-stamp `intervals` (ns) that ended at QA-clock times
+    `ends`; each of `out_of_order` messages (left out of the intervals) filled one slot."""
+    if len(intervals) < MIN_INTERVALS:
+        return Holes()
+    period = float(np.median(intervals))
+    if period <= 0:
+        return Holes()
+    slots = np.floor(intervals / period + 0.5).astype(np.int64)
+    hidden = int(np.sum(slots[slots >= 2] - 1))
+    caught_up = int(np.count_nonzero(intervals < period / 2))
+    largest = int(np.argmax(intervals))
+    return Holes(max(0, hidden - caught_up - out_of_order), int(intervals[largest]), int(ends[largest]))
 
 
 @dataclass
@@ -37,6 +71,13 @@ class TopicMonitor:
     backwards: int = 0
     max_back_ns: int = 0
     max_forward_ns: int = 0
+    # Forward header-stamp intervals, the receive interval beside each, and when each ended (QA clock).
+    stamp_dts: array = field(default_factory=lambda: array("q"))
+    recv_dts: array = field(default_factory=lambda: array("q"))
+    ends: array = field(default_factory=lambda: array("q"))
+    size: tuple[int, int] | None = None       # an Image topic's first width x height
+    resized: int = 0                          # messages of another size since
+    other_size: tuple[int, int] | None = None
 
     def observe(self, now_ns: int, cdr: bytes) -> None:
         stamp = header_stamp_ns(cdr) if self.has_header else None
@@ -49,13 +90,32 @@ class TopicMonitor:
                 if stamp_dt < 0:
                     self.backwards += 1
                     self.max_back_ns = max(self.max_back_ns, -stamp_dt)
-                elif stamp_dt - recv_dt > 0:
-                    self.max_forward_ns = max(self.max_forward_ns, stamp_dt - recv_dt)
+                else:
+                    self.stamp_dts.append(stamp_dt)
+                    self.recv_dts.append(recv_dt)
+                    self.ends.append(now_ns)
+                    if stamp_dt - recv_dt > 0:
+                        self.max_forward_ns = max(self.max_forward_ns, stamp_dt - recv_dt)
             self.max_gap_ns = max(self.max_gap_ns, gap)
+        if self.cfg.type == IMAGE_TYPE:
+            self._observe_size(image_size(cdr))
         self.count += 1
         self.last_ns = now_ns
         if stamp is not None and (self.last_stamp_ns is None or stamp > self.last_stamp_ns):
             self.last_stamp_ns = stamp
+
+    def _observe_size(self, size: tuple[int, int] | None) -> None:
+        if self.size is None:
+            self.size = size
+        elif size != self.size:
+            self.resized += 1
+            self.other_size = size
+
+    def holes(self, stale_ns: float) -> Holes:
+        """Missing messages, leaving out stamp jumps the clock rules report (not holes in the data)."""
+        stamp_dts, recv_dts = np.frombuffer(self.stamp_dts, np.int64), np.frombuffer(self.recv_dts, np.int64)
+        kept = stamp_dts - recv_dts <= stale_ns
+        return estimate_holes(stamp_dts[kept], np.frombuffer(self.ends, np.int64)[kept], self.backwards)
 
     def rate_hz(self, elapsed_ns: int) -> float:
         return self.count * NS / elapsed_ns if elapsed_ns > 0 else 0.0
@@ -73,6 +133,15 @@ class TopicMonitor:
             found.append(f"{t.topic}: largest gap {self.max_gap_ns / NS:.3f} s, "
                          f"limit {cfg.max_gap_factor / t.rate_hz:.3f} s")
         stale_ns = cfg.stale_after_s * NS
+        holes = self.holes(stale_ns) if t.rate_hz > 0 else Holes()
+        if holes.missing > cfg.max_missing:
+            start_s = (holes.end_ns - holes.largest_ns - (now_ns - elapsed_ns)) / NS
+            found.append(f"{t.topic}: {holes.missing} message{'s' if holes.missing > 1 else ''} missing "
+                         f"(largest hole {holes.largest_ns / NS:.3f} s "
+                         f"at t={max(0.0, start_s):.1f} s)")
+        if self.resized:
+            found.append(f"{t.topic}: resolution changed mid-episode: {_size(self.size)} at first, "
+                         f"then {_size(self.other_size)} ({self.resized} messages differ)")
         if watched and self.last_ns is not None and now_ns - self.last_ns > stale_ns:
             found.append(f"{t.topic}: stale, nothing for {(now_ns - self.last_ns) / NS:.1f} s")
         if self.backwards:
@@ -87,6 +156,10 @@ class TopicMonitor:
     def summary(self, elapsed_ns: int) -> dict:
         return {"count": self.count, "rate_hz": round(self.rate_hz(elapsed_ns), 2),
                 "expected_hz": self.cfg.rate_hz, "max_gap_s": round(self.max_gap_ns / NS, 4)}
+
+
+def _size(size: tuple[int, int] | None) -> str:
+    return "unreadable" if size is None else f"{size[0]}x{size[1]}"
 
 
 @dataclass(frozen=True)
