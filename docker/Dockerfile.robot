@@ -2,7 +2,8 @@
 # Python packages come only through tools/install.sh and tools/constraints.txt, as with `make`
 # (tests/test_install_paths.py checks it).
 #   docker build -f docker/Dockerfile.robot -t dreamgen-robot .        (from the repo root)
-#   docker compose -f docker/compose.yaml up joint-check
+#   docker compose -f docker/compose.yaml up collect          (the default command: record episodes)
+#   docker compose -f docker/compose.yaml run joint-check    (exit code = verdict)
 # GPU extras need the NVIDIA container toolkit on the robot computer.
 FROM ros:jazzy-ros-base
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -28,4 +29,6 @@ RUN source /opt/ros/jazzy/setup.bash && tools/build_ws.sh /opt/dreamgen/venv
 
 COPY docker/entrypoint.sh /entrypoint.sh
 ENTRYPOINT ["/entrypoint.sh"]
-CMD ["ros2", "launch", "dreamgen", "joint_check.launch.py"]
+# The collect stack (safety_monitor + episode_recorder) beside the robot's driver and teleop.
+# Bring-up check with a verdict: docker run … dreamgen-robot ros2 run dreamgen joint_state_check --ros-args -p duration_s:=5.0
+CMD ["ros2", "launch", "dreamgen", "collect.launch.py", "output_dir:=/data/episodes"]

@@ -2,10 +2,14 @@
 
     ros2 launch dreamgen collect.launch.py                 # on the robot, beside its driver and teleop
     ros2 launch dreamgen collect.launch.py sim:=true       # simulated GR1 + scripted teleop
+    ros2 launch dreamgen collect.launch.py output_dir:=/data/episodes operator:=alice
+    ros2 launch dreamgen collect.launch.py --show-args     # every argument, documented
     ros2 run dreamgen episode_keyboard                     # operator keys, in a second terminal
 
-The node list is share/dreamgen/config/collect.yaml, planned by dreamgen_core.stack: the same file
-and the same code `dreamgen-stack collect` uses where `ros2 launch` is not installed.
+The node list and the user arguments are share/dreamgen/config/collect.yaml, planned by
+dreamgen_core.stack: the same file and code `dreamgen-stack collect` uses where `ros2 launch` is not
+installed. With an apt-installed ROS 2 this file runs in the system Python: it imports only
+dreamgen_core.stack (pure Python + PyYAML), which colcon installs into the workspace.
 """
 
 from pathlib import Path
@@ -16,25 +20,32 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from dreamgen_core.stack import load_stack, plan
+from dreamgen_core.stack import argument_overrides, load_stack, plan
 
 PACKAGE = "dreamgen"
+SHARE = Path(get_package_share_directory(PACKAGE))
+DEFAULT_STACK = SHARE / "config" / "collect.yaml"
 
 
 def _nodes(context):
-    share = Path(get_package_share_directory(PACKAGE))
-    config = LaunchConfiguration("config").perform(context) or str(share / "config" / "collect.yaml")
-    planned = plan(load_stack(Path(config)),
-                   sim=LaunchConfiguration("sim").perform(context).lower() in ("true", "1"),
-                   embodiment=LaunchConfiguration("embodiment").perform(context), share_dir=share)
+    config = LaunchConfiguration("config").perform(context) or str(DEFAULT_STACK)
+    stack = load_stack(Path(config))
+    values = {name: LaunchConfiguration(name).perform(context) for name in load_stack(DEFAULT_STACK).arguments}
+    planned = plan(stack, sim=LaunchConfiguration("sim").perform(context).lower() in ("true", "1"),
+                   embodiment=LaunchConfiguration("embodiment").perform(context), share_dir=SHARE,
+                   overrides=argument_overrides(stack, values))
     return [Node(package=n.package, executable=n.executable, name=n.name, parameters=[n.parameters],
                  output="screen", emulate_tty=True) for n in planned]
 
 
 def generate_launch_description() -> LaunchDescription:
+    stack_arguments = [DeclareLaunchArgument(name, default_value=arg.default, description=arg.description)
+                       for name, arg in load_stack(DEFAULT_STACK).arguments.items()]
     return LaunchDescription([
         DeclareLaunchArgument("sim", default_value="false", description="true: simulated GR1 + scripted teleop"),
-        DeclareLaunchArgument("config", default_value="", description="stack YAML (default: share/dreamgen/config/collect.yaml)"),
         DeclareLaunchArgument("embodiment", default_value="gr1", description="embodiment spec name or YAML path"),
+        DeclareLaunchArgument("config", default_value="",
+                              description="stack YAML (default: share/dreamgen/config/collect.yaml)"),
+        *stack_arguments,
         OpaqueFunction(function=_nodes),
     ])

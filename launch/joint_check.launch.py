@@ -1,29 +1,36 @@
 """Bring-up check on the robot: is every joint of the spec arriving, by name, fast enough?
 
-    ros2 launch dreamgen joint_check.launch.py embodiment:=gr1 duration_s:=5.0
-    ros2 launch dreamgen joint_check.launch.py fake_robot:=true   # no robot: publish a fixed pose
+    ros2 run dreamgen joint_state_check --ros-args -p duration_s:=5.0    # exit code = verdict (0 pass, 1 fail)
+    ros2 launch dreamgen joint_check.launch.py duration_s:=5.0           # the same check, readable output
+    ros2 launch dreamgen joint_check.launch.py fake_robot:=true duration_s:=5.0   # no robot: a fixed pose
 
-Off the robot (no launch wheel on PyPI) the same two nodes are started by dreamgen_core's
-NodeProcess, as `make demo` does.
+Scripts take the verdict from `ros2 run`: `ros2 launch` does not pass a node's exit code on (it exits 0
+whatever the check found). With duration_s > 0 the launch ends when the check ends (the fake robot is
+stopped with it), so it never hangs in a script either.
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
 from launch.conditions import IfCondition
+from launch.event_handlers import OnProcessExit
+from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 
 def generate_launch_description() -> LaunchDescription:
     embodiment = LaunchConfiguration("embodiment")
+    check = Node(package="dreamgen", executable="joint_state_check", output="screen",
+                 parameters=[{"embodiment": embodiment, "duration_s": LaunchConfiguration("duration_s")}])
     return LaunchDescription([
         DeclareLaunchArgument("embodiment", default_value="gr1", description="spec name or YAML path"),
-        DeclareLaunchArgument("duration_s", default_value="0.0",
+        DeclareLaunchArgument("duration_s", default_value="5.0",
                               description="seconds to check, then exit with a verdict (0: run forever)"),
         DeclareLaunchArgument("fake_robot", default_value="false",
                               description="also publish a fixed pose in place of the robot driver"),
         Node(package="dreamgen", executable="pose_publisher", condition=IfCondition(LaunchConfiguration("fake_robot")),
              parameters=[{"embodiment": embodiment}], output="screen"),
-        Node(package="dreamgen", executable="joint_state_check", output="screen",
-             parameters=[{"embodiment": embodiment, "duration_s": LaunchConfiguration("duration_s")}]),
+        check,
+        RegisterEventHandler(OnProcessExit(target_action=check, on_exit=[
+            EmitEvent(event=Shutdown(reason="joint_state_check finished"))])),
     ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from importlib import metadata
 from pathlib import Path
@@ -79,6 +80,20 @@ def test_compose_services_use_the_robot_image_on_host_network() -> None:
         assert service["build"]["dockerfile"] == "docker/Dockerfile.robot", name
         assert service["network_mode"] == "host", name
         assert "ROS_AUTOMATIC_DISCOVERY_RANGE" in service["environment"], name
+
+
+def test_the_robot_image_and_a_compose_service_run_collect_and_the_check_has_a_verdict() -> None:
+    dockerfile = (REPO / "docker" / "Dockerfile.robot").read_text()
+    cmd = json.loads(next(ln for ln in dockerfile.splitlines() if ln.startswith("CMD "))[4:])
+    assert cmd[:4] == ["ros2", "launch", "dreamgen", "collect.launch.py"]
+    services = yaml.safe_load((REPO / "docker" / "compose.yaml").read_text())["services"]
+    assert services["collect"]["command"][:4] == cmd[:4]
+    # `ros2 launch` exits 0 whatever a node's exit code; the check's verdict comes from `ros2 run`.
+    assert services["joint-check"]["command"][:4] == ["ros2", "run", "dreamgen", "joint_state_check"]
+    # dreamgen_core is built into the workspace through ros2_ws/src/dreamgen_core -> ../../dreamgen_core,
+    # so the link must resolve inside the image: dreamgen_core/ is copied to the same place beside it.
+    link = REPO / "ros2_ws" / "src" / "dreamgen_core"
+    assert link.is_symlink() and link.resolve() == REPO / "dreamgen_core"
 
 
 def _norm(name: str) -> str:

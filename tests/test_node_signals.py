@@ -9,6 +9,7 @@ start-up, while recording, twice in a row.
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def exit_codes(processes: list[NodeProcess], timeout_s: float = 30.0) -> dict[st
         assert p.process is not None
         try:
             codes[p.name] = p.process.wait(max(0.1, deadline - time.monotonic()))
-        except Exception:  # noqa: BLE001 - still running: reported as None, then killed by the runner
+        except subprocess.TimeoutExpired:  # still running: reported as None, then killed by the runner
             codes[p.name] = None
     return codes
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from dreamgen_core.cli.stack_cmd import main as stack_main
 from dreamgen_core.config import ConfigError
 from dreamgen_core.ros.node_process import find_executable, find_share
-from dreamgen_core.stack import load_stack, parse_override, plan
+from dreamgen_core.stack import argument_overrides, load_stack, parse_override, plan
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "ros2_ws" / "src" / "dreamgen"
@@ -45,6 +46,35 @@ def test_overrides_win_and_must_name_a_node(tmp_path: Path) -> None:
         plan(stack, sim=True, embodiment="gr1", share_dir=tmp_path, overrides={"simrobot": {"x": 1}})
     with pytest.raises(ValueError, match="must look like node.parameter=value"):
         parse_override("camera_width=320")
+
+
+def test_stack_arguments_set_node_parameters_and_empty_keeps_the_default(tmp_path: Path) -> None:
+    stack = load_stack(COLLECT)
+    assert {"output_dir", "operator", "recording_config"} <= set(stack.arguments)
+    overrides = argument_overrides(stack, {"output_dir": "/data/episodes", "operator": "", "recording_config": "r.yaml"})
+    assert overrides == {"episode_recorder": {"output_dir": "/data/episodes", "config": "r.yaml"}}
+    recorder = plan(stack, sim=False, embodiment="gr1", share_dir=tmp_path, overrides=overrides)[-1]
+    assert recorder.parameters["output_dir"] == "/data/episodes" and "operator" not in recorder.parameters
+    with pytest.raises(KeyError, match="has no argument \\['outdir'\\]; known: "):
+        argument_overrides(stack, {"outdir": "/x"})
+
+
+def test_a_stack_argument_must_name_a_node_of_the_stack(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\ndescription: y\nnodes:\n  - executable: a\narguments:\n"
+                    "  out: {node: b, parameter: p, description: d}\n")
+    with pytest.raises(ConfigError, match="bad.yaml: arguments.out.node: 'b': no such node; nodes: \\['a'\\]"):
+        load_stack(path)
+
+
+def test_dreamgen_stack_shows_the_arguments_the_launch_file_declares(capsys, ros_env) -> None:
+    assert stack_main(["collect", "--show-args"]) == 0
+    shown = capsys.readouterr().out
+    for name, arg in load_stack(COLLECT).arguments.items():
+        assert f"'{name}': {arg.description}" in shown
+    # The launch file declares exactly these, from the same file (static check: no launch wheel here).
+    source = (REPO / "launch" / "collect.launch.py").read_text()
+    assert "load_stack(DEFAULT_STACK).arguments" in source and "argument_overrides(" in source
 
 
 def test_duplicate_node_names_are_rejected(tmp_path: Path) -> None:

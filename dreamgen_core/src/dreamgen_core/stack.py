@@ -29,10 +29,22 @@ class NodeEntry:
 
 
 @dataclass(frozen=True)
+class StackArgument:
+    """A user-facing setting of a stack: `ros2 launch … NAME:=VALUE` / `dreamgen-stack … --arg NAME=VALUE`
+    sets `parameter` of node `node`; empty (the default) leaves the node's own default."""
+
+    node: str
+    parameter: str
+    description: str
+    default: str = ""
+
+
+@dataclass(frozen=True)
 class Stack:
     name: str
     description: str
     nodes: tuple[NodeEntry, ...]
+    arguments: dict[str, StackArgument] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,7 +63,23 @@ def load_stack(path: Path) -> Stack:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(path.name, "nodes", duplicates, "node names must be unique (set `name:`)")
+    for key, arg in stack.arguments.items():
+        if arg.node not in names:
+            raise ConfigError(path.name, f"arguments.{key}.node", arg.node, f"no such node; nodes: {names}")
     return stack
+
+
+def argument_overrides(stack: Stack, values: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Node parameter overrides from stack argument values; empty values keep the nodes' defaults."""
+    unknown = sorted(k for k, v in values.items() if v != "" and k not in stack.arguments)
+    if unknown:
+        raise KeyError(f"stack {stack.name!r} has no argument {unknown}; known: {sorted(stack.arguments)}")
+    overrides: dict[str, dict[str, str]] = {}
+    for key, value in values.items():
+        if value != "":
+            arg = stack.arguments[key]
+            overrides.setdefault(arg.node, {})[arg.parameter] = value
+    return overrides
 
 
 def plan(stack: Stack, *, sim: bool, embodiment: str, share_dir: Path,
