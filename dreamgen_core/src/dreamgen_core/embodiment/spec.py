@@ -138,6 +138,7 @@ class Placement:
     vector: np.ndarray
     missing: tuple[str, ...]
     unknown: tuple[str, ...]
+    filled: np.ndarray  # bool per slot: set by this message (a robot may send joints in several)
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,7 @@ class Embodiment:
         if len(names) != len(values):
             raise ValueError(f"{len(names)} joint names but {len(values)} values")
         vector = np.zeros(self.dim, dtype=np.float64)
-        seen = set()
+        filled = np.zeros(self.dim, dtype=bool)
         unknown = []
         for name, value in zip(names, values):
             index = self._slot.get(name)
@@ -193,9 +194,9 @@ class Embodiment:
                 unknown.append(name)
                 continue
             vector[index] = value
-            seen.add(name)
-        missing = tuple(n for n in self.joint_names if n not in seen)
-        return Placement(vector, missing, tuple(unknown))
+            filled[index] = True
+        missing = tuple(n for n, f in zip(self.joint_names, filled) if not f)
+        return Placement(vector, missing, tuple(unknown), filled)
 
     def from_driver(self, driver: str, values: Sequence[float]) -> dict[str, float]:
         """A driver's native vector (its order, its units) as joint positions in radians by name."""

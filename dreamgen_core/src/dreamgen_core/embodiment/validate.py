@@ -49,7 +49,8 @@ def _check_joints(spec: Embodiment, source: str) -> None:
 def _check_layout(spec: Embodiment, source: str) -> None:
     if not spec.layout:
         raise ConfigError(source, "layout", [], "needs at least one group")
-    expected_start, seen, groups = 0, {}, set()
+    expected_start, groups = 0, set()
+    seen: dict[str, str] = {}  # joint name -> the layout key that placed it
     for i, g in enumerate(spec.layout):
         key = f"layout[{i}]"
         if g.group in groups:
