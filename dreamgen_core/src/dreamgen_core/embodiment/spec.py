@@ -68,11 +68,11 @@ class ModelView:
     """
 
     video_key: str
-    crop_rows: tuple[int, ...]
-    crop_cols: tuple[int, ...]
-    resize_hw: tuple[int, ...]
+    crop_rows: tuple[int, int]  # pairs: the builder reads any length, validate() insists on two
+    crop_cols: tuple[int, int]
+    resize_hw: tuple[int, int]
     pad_rows: int
-    size_hw: tuple[int, ...]
+    size_hw: tuple[int, int]
 
 
 @dataclass(frozen=True)
