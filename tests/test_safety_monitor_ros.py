@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import rclpy
+import yaml
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.context import Context
@@ -22,7 +23,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 
-from dreamgen_core.embodiment import Embodiment, load_embodiment
+from dreamgen_core.embodiment import Embodiment, load_embodiment, resolve
 from dreamgen_core.ros.node_process import NodeProcess
 
 SPEC = load_embodiment("gr1")
@@ -166,3 +167,22 @@ def test_holds_follow_sim_time(ros_env: dict[str, str], tmp_path: Path, robot: R
         assert len(robot.commands) == paused
         robot.run(1.0, every=advance)  # 1 s of sim time at 20 Hz
         assert len(robot.commands) - paused >= 5
+
+
+@pytest.mark.ros
+def test_the_source_timeout_comes_from_the_spec(ros_env: dict[str, str], tmp_path: Path, robot: Robot) -> None:
+    """A spec with a longer source timeout: no hold before it has passed, holds soon after."""
+    raw = yaml.safe_load(resolve("gr1").read_text())
+    raw["safety"]["source_timeout_s"] = timeout_s = 0.8
+    spec_path = tmp_path / "gr1_slow_timeout.yaml"
+    spec_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with safety_monitor(ros_env, tmp_path, embodiment=str(spec_path)) as log:
+        robot.run(20.0, until=lambda: len(robot.commands) >= 3)  # holds of the measured pose: it is up
+        assert len(robot.commands) >= 3, log.read_text()
+        teleop = JointState(name=[ELBOW], position=[mid_pose()[ELBOW]])
+        robot.run(1.0, every=lambda: robot.teleop.publish(teleop), period_s=1 / SPEC.rates.control_hz)
+        stop_s = time.monotonic()
+        robot.run(timeout_s + 1.0)
+    late = [t - stop_s for t, _ in robot.commands if t > stop_s + 0.3]  # past any in-flight answers
+    assert late, log.read_text()
+    assert timeout_s - 0.05 <= late[0] <= timeout_s + 0.5, late[:3]  # the gr1.yaml default would hold at 0.25 s
