@@ -1,11 +1,12 @@
-"""A scripted expert that pushes the cube onto the target: the stand-in for a human teleoperator.
+"""A scripted expert that pushes a task's cube onto its target: the stand-in for a human teleoperator.
 
 It plans a few Cartesian waypoints for the right hand's push point from the task's ground truth
-(`TaskState`): behind the cube, through it to the target, back and up. It follows them with
-damped-least-squares IK on MuJoCo Jacobians of its own copy of the model, with the open hand's palm
-turned to face the push direction. It outputs absolute position targets for every embodiment joint
-in layout order; joints it does not use are held where they were at the start. Ground truth in,
-joint targets out: it runs the same inside a ROS node or a plain loop.
+(`TaskState`): a still moment, then behind the cube, through it to the target, back and up. It
+follows them with damped-least-squares IK on MuJoCo Jacobians of its own copy of the model; on the
+way to the cube the open hand's palm turns smoothly to face the push direction. It outputs absolute
+position targets for every embodiment joint in layout order; joints it does not use are held where
+they were at the start. Ground truth in, joint targets out: it runs the same inside a ROS node or a
+plain loop.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from dreamgen_core.embodiment.spec import Embodiment
 from dreamgen_core.sim.model import PUSH_SITE, Scene, build_model
-from dreamgen_core.sim.task import TaskState
+from dreamgen_core.sim.task import TaskState, Vec3, vec3
 
 ARM = ("right_shoulder_pitch_joint", "right_shoulder_roll_joint", "right_shoulder_yaw_joint",
        "right_elbow_pitch_joint", "right_wrist_yaw_joint", "right_wrist_roll_joint", "right_wrist_pitch_joint")
@@ -26,6 +27,9 @@ ARM = ("right_shoulder_pitch_joint", "right_shoulder_roll_joint", "right_shoulde
 HAND_PITCH_RAD = 0.3
 HAND = ("R_pinky_proximal_joint", "R_ring_proximal_joint", "R_middle_proximal_joint", "R_index_proximal_joint",
         "R_thumb_proximal_pitch_joint", "R_thumb_proximal_yaw_joint")
+# Before moving, hold the start pose this long: episodes begin with a still robot and camera, and
+# an operator (or recorder) starting right after a reset records the scene before the arm enters it.
+SETTLE_S = 1.0
 # Push geometry (m): start this far behind the cube's face.
 APPROACH_GAP = 0.04
 PUSH_HEIGHT = 0.025  # push point above the table: low on the cube, so it slides rather than tips
@@ -43,10 +47,11 @@ class Phase(str, Enum):
 
 @dataclass(frozen=True)
 class Waypoint:
-    """Reach `pos` (push point, base frame) after `duration` s."""
+    """Reach `pos` (push point, base frame) after `duration` s; `turn`: the hand turns to push meanwhile."""
 
     duration: float
-    pos: tuple[float, float, float]
+    pos: Vec3
+    turn: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,8 +60,9 @@ class Plan:
     yaw: float  # hand rotation about the vertical that turns the palm (+y at zero yaw) along the push
 
 
-def plan(task: TaskState, scene: Scene) -> Plan:
-    """Above the cube's far side, down behind it, push its centre to the target, back off and up."""
+def plan(task: TaskState, scene: Scene, start: Vec3) -> Plan:
+    """Hold at `start`, above the cube's far side, down behind it, push its centre to the target,
+    back off and up."""
     cube = np.asarray(task.cube_pos[:2])
     goal = np.asarray(task.target_pos[:2])
     d = (goal - cube) / np.linalg.norm(goal - cube)
@@ -65,8 +71,8 @@ def plan(task: TaskState, scene: Scene) -> Plan:
     behind = cube - d * (scene.cube_half + APPROACH_GAP)
     end = goal - d * scene.cube_half  # the cube's centre ends on the target's
     back = end - d * APPROACH_GAP
-    return Plan((Waypoint(1.5, (*behind, high)), Waypoint(1.0, (*behind, z)),
-                 Waypoint(0.5 + 8.0 * float(np.linalg.norm(end - behind)), (*end, z)),
+    return Plan((Waypoint(SETTLE_S, start), Waypoint(1.5, (*behind, high), turn=True),
+                 Waypoint(1.0, (*behind, z)), Waypoint(0.5 + 8.0 * float(np.linalg.norm(end - behind)), (*end, z)),
                  Waypoint(0.6, (*back, z)), Waypoint(1.0, (*back, high))),
                 yaw=float(np.arctan2(d[1], d[0]) - np.pi / 2))
 
@@ -95,7 +101,8 @@ class ScriptedExpert:
         self._hand_slots = np.array([spec.slot(n) for n in HAND])
         self._site = self.model.site(PUSH_SITE).id
         self._rest_rot = self._rest_rotation()
-        self._target_rot = self._rest_rot
+        self._start_quat = np.zeros(4)
+        self._turn = np.zeros(3)  # rotation vector from the start orientation to the pushing one
         self._targets = np.zeros(spec.dim)
         self._waypoints: tuple[Waypoint, ...] = ()
         self._t0 = 0.0
@@ -125,8 +132,12 @@ class ScriptedExpert:
         self._targets[self._hand_slots] = 0.0  # open hand: a flat paddle
         self._forward(self._targets)
         self._start_pos = self.data.site_xpos[self._site].copy()
-        p = plan(task, self.scene)
-        self._waypoints, self._target_rot = p.waypoints, self._hand_rotation(p.yaw)
+        mujoco.mju_mat2Quat(self._start_quat, self.data.site_xmat[self._site])
+        p = plan(task, self.scene, vec3(self._start_pos))
+        push_quat = np.zeros(4)
+        mujoco.mju_mat2Quat(push_quat, self._hand_rotation(p.yaw).ravel())
+        mujoco.mju_subQuat(self._turn, push_quat, self._start_quat)
+        self._waypoints = p.waypoints
         self._t0 = t
         self.seed = task.seed
         self.phase = Phase.RUNNING
@@ -135,26 +146,33 @@ class ScriptedExpert:
     def duration(self) -> float:
         return sum(w.duration for w in self._waypoints)
 
-    def reference(self, t: float) -> np.ndarray:
-        """Push-point position at time `t` of the plan (smooth between waypoints); DONE past the end."""
+    def reference(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Push-point position and hand orientation (quaternion) at time `t` of the plan, smooth
+        between waypoints; DONE past the end."""
         elapsed = t - self._t0
-        pos = self._start_pos
+        pos, turned = self._start_pos, 0.0
         for w in self._waypoints:
             if elapsed < w.duration:
-                return pos + _smooth(elapsed / w.duration) * (np.asarray(w.pos) - pos)
+                s = _smooth(elapsed / w.duration)
+                return pos + s * (np.asarray(w.pos) - pos), self._orientation(s if w.turn else turned)
             elapsed -= w.duration
-            pos = np.asarray(w.pos)
+            pos, turned = np.asarray(w.pos), 1.0 if w.turn else turned
         self.phase = Phase.DONE
-        return pos
+        return pos, self._orientation(turned)
 
-    def _ik(self, q: np.ndarray, goal: np.ndarray) -> np.ndarray:
-        """Arm joints that bring the push site to `goal` with the pushing hand orientation."""
+    def _orientation(self, turned: float) -> np.ndarray:
+        """The hand's orientation `turned` (0..1) of the way from its start to the pushing one."""
+        quat = self._start_quat.copy()
+        mujoco.mju_quatIntegrate(quat, self._turn, turned)
+        return quat
+
+    def _ik(self, q: np.ndarray, goal: np.ndarray, target_quat: np.ndarray) -> np.ndarray:
+        """Arm joints that bring the push site to `goal` in orientation `target_quat`."""
         q = q.copy()
         jacp = np.zeros((3, self.model.nv))
         jacr = np.zeros((3, self.model.nv))
         err_rot = np.zeros(3)
-        quat, target_quat = np.zeros(4), np.zeros(4)
-        mujoco.mju_mat2Quat(target_quat, self._target_rot.ravel())
+        quat = np.zeros(4)
         for _ in range(IK_ITERATIONS):
             self._forward(q)
             err_pos = goal - self.data.site_xpos[self._site]
@@ -172,7 +190,7 @@ class ScriptedExpert:
         """Position targets for every joint (layout order) at time `t`."""
         if self.phase is Phase.IDLE:
             raise RuntimeError("start() the expert on a task before act()")
-        self._targets = self._ik(self._targets, self.reference(t))
+        self._targets = self._ik(self._targets, *self.reference(t))
         return self._targets.copy()
 
 

@@ -28,6 +28,20 @@ CAMERA_FOVY_DEG = 60.0
 CAMERA_BODY = "head_yaw_link"
 PUSH_BODY = "right_hand_pitch_link"
 PUSH_SITE = "right_push"
+# The scene's objects by colour: the task family (sim/task.py) names them in its instructions.
+CUBE_RGBA: dict[str, tuple[float, float, float, float]] = {"red": (0.85, 0.1, 0.1, 1), "blue": (0.1, 0.25, 0.85, 1)}
+TARGET_RGBA: dict[str, tuple[float, float, float, float]] = {"green": (0.2, 0.7, 0.3, 1),
+                                                             "yellow": (0.95, 0.8, 0.1, 1)}
+
+
+def cube_body(colour: str) -> str:
+    """Name of a cube's body and free joint in the model."""
+    return f"{colour}_cube"
+
+
+def target_body(colour: str) -> str:
+    """Name of a target's (mocap) body in the model."""
+    return f"{colour}_target"
 
 
 @dataclass(frozen=True)
@@ -173,14 +187,18 @@ def _add_scene(mj: mujoco.MjSpec, spec: Embodiment, scene: Scene) -> None:
             world.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.02, 0.02, leg], contype=0, conaffinity=0,
                            pos=[cx + sx * (hx - 0.03), cy + sy * (hy - 0.03), scene.floor_z + leg],
                            rgba=[0.45, 0.32, 0.22, 1])
-    # The target is a flat mat flush with the table, drawn but not collided with: pushing stays planar.
-    target = world.add_body(name="target", mocap=True, pos=[cx, cy, top + 0.0005])
-    target.add_geom(name="target", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[scene.target_radius, 0.0005, 0],
-                    rgba=[0.2, 0.7, 0.3, 1], contype=0, conaffinity=0)
-    cube = world.add_body(name="cube", pos=[cx, cy, top + scene.cube_half])
-    cube.add_freejoint(name="cube")
-    cube.add_geom(name="cube", type=mujoco.mjtGeom.mjGEOM_BOX, size=[scene.cube_half] * 3, mass=scene.cube_mass,
-                  rgba=[0.85, 0.1, 0.1, 1], friction=[0.6, 0.005, 0.0001], condim=4)
+    # Targets are flat mats flush with the table, drawn but not collided with: pushing stays planar.
+    # Every cube and target is always on the table (placed by the task's layout at reset), so an
+    # instruction is needed to know which cube goes where.
+    for colour, rgba in TARGET_RGBA.items():
+        target = world.add_body(name=target_body(colour), mocap=True, pos=[cx, cy, top + 0.0005])
+        target.add_geom(name=target_body(colour), type=mujoco.mjtGeom.mjGEOM_CYLINDER,
+                        size=[scene.target_radius, 0.0005, 0], rgba=list(rgba), contype=0, conaffinity=0)
+    for colour, rgba in CUBE_RGBA.items():
+        cube = world.add_body(name=cube_body(colour), pos=[cx, cy, top + scene.cube_half])
+        cube.add_freejoint(name=cube_body(colour))
+        cube.add_geom(name=cube_body(colour), type=mujoco.mjtGeom.mjGEOM_BOX, size=[scene.cube_half] * 3,
+                      mass=scene.cube_mass, rgba=list(rgba), friction=[0.6, 0.005, 0.0001], condim=4)
     mj.body(PUSH_BODY).add_site(name=PUSH_SITE, pos=list(scene.push_site), size=[0.005, 0, 0],
                                 group=COLLISION_GROUP)
     (name, cam), = spec.cameras.items()

@@ -15,8 +15,8 @@ import numpy as np
 
 from dreamgen_core.calibration.camera_info import CameraInfo, pinhole_from_fovy
 from dreamgen_core.embodiment.spec import Embodiment
-from dreamgen_core.sim.model import Scene, build_model
-from dreamgen_core.sim.task import INSTRUCTION, Layout, TaskState, is_success, sample_layout
+from dreamgen_core.sim.model import CUBE_RGBA, TARGET_RGBA, Scene, build_model, cube_body, target_body
+from dreamgen_core.sim.task import DEFAULT_TASK, Layout, Task, TaskState, is_success, quat, sample_layout, vec3
 
 # Start pose: forearms forward over the table's near edge, hands open; unlisted joints at 0.
 HOME: dict[str, float] = {
@@ -34,9 +34,9 @@ class CommandResult:
 
 
 class SimRobot:
-    """GR1 at the table; `reset(seed)` re-randomizes the scene."""
+    """GR1 at the table; `reset(seed, task)` re-randomizes the scene and sets the episode's task."""
 
-    def __init__(self, spec: Embodiment, seed: int = 0, scene: Scene = Scene()) -> None:
+    def __init__(self, spec: Embodiment, seed: int = 0, scene: Scene = Scene(), task: Task = DEFAULT_TASK) -> None:
         self.spec = spec
         self.scene = scene
         self.model = build_model(spec, scene)
@@ -45,11 +45,13 @@ class SimRobot:
         self._qadr = np.array([self.model.joint(n).qposadr[0] for n in self.joint_names])
         self._vadr = np.array([self.model.joint(n).dofadr[0] for n in self.joint_names])
         self._act = {n: self.model.actuator(n).id for n in self.joint_names}
-        self._cube_q = self.model.joint("cube").qposadr[0]
-        self._target_mocap = self.model.body("target").mocapid[0]
+        self._cube_q = {c: self.model.joint(cube_body(c)).qposadr[0] for c in CUBE_RGBA}
+        self._cube_dof = {c: self.model.joint(cube_body(c)).dofadr[0] for c in CUBE_RGBA}
+        self._target_mocap = {c: self.model.body(target_body(c)).mocapid[0] for c in TARGET_RGBA}
         self.camera_name, self.camera = next(iter(spec.cameras.items()))
-        self.layout = sample_layout(seed)
-        self.reset(seed)
+        self.layout = sample_layout(seed, scene)
+        self.task = task
+        self.reset(seed, task)
 
     @property
     def time(self) -> float:
@@ -59,12 +61,13 @@ class SimRobot:
     def timestep(self) -> float:
         return float(self.model.opt.timestep)
 
-    def reset(self, seed: int) -> None:
-        """Robot at HOME holding it, cube and target where the seed puts them.
+    def reset(self, seed: int, task: Task = DEFAULT_TASK) -> None:
+        """Robot at HOME holding it, at rest; cubes and targets where the seed puts them; `task` is the goal.
 
         Sim time carries on across resets: it stamps ROS messages, and ROS time must never go back.
         """
-        self.layout = sample_layout(seed)
+        self.layout = sample_layout(seed, self.scene)
+        self.task = task
         now = self.data.time
         mujoco.mj_resetData(self.model, self.data)
         self.data.time = now
@@ -76,8 +79,11 @@ class SimRobot:
 
     def _place_objects(self, layout: Layout) -> None:
         top = self.scene.table_top_z
-        self.data.qpos[self._cube_q:self._cube_q + 7] = [*layout.cube_xy, top + self.scene.cube_half, 1, 0, 0, 0]
-        self.data.mocap_pos[self._target_mocap] = [*layout.target_xy, top]
+        for colour, xy in layout.cubes.items():
+            q = self._cube_q[colour]
+            self.data.qpos[q:q + 7] = [*xy, top + self.scene.cube_half, 1, 0, 0, 0]
+        for colour, xy in layout.targets.items():
+            self.data.mocap_pos[self._target_mocap[colour]] = [*xy, top]
 
     def command(self, names: Sequence[str], positions: Sequence[float]) -> CommandResult:
         """Set position targets by joint name, clipped to each joint's range; bad entries are skipped."""
@@ -110,18 +116,24 @@ class SimRobot:
     def efforts(self) -> np.ndarray:
         return np.array([self.data.actuator_force[self._act[n]] for n in self.joint_names])
 
-    def place_cube(self, pos: Sequence[float], quat: Sequence[float] = (1, 0, 0, 0)) -> None:
-        """Teleport the cube (tests and scene setup); its velocity is zeroed."""
-        self.data.qpos[self._cube_q:self._cube_q + 7] = [*pos, *quat]
-        dof = self.model.joint("cube").dofadr[0]
+    def place_cube(self, colour: str, pos: Sequence[float], orientation: Sequence[float] = (1, 0, 0, 0)) -> None:
+        """Teleport a cube (tests and scene setup); its velocity is zeroed."""
+        q, dof = self._cube_q[colour], self._cube_dof[colour]
+        self.data.qpos[q:q + 7] = [*pos, *orientation]
         self.data.qvel[dof:dof + 6] = 0.0
         mujoco.mj_forward(self.model, self.data)
 
-    def task_state(self) -> TaskState:
-        cube = self.data.qpos[self._cube_q:self._cube_q + 7]
-        target = self.data.mocap_pos[self._target_mocap]
-        return TaskState(INSTRUCTION, self.layout.seed, self.time, tuple(map(float, cube[:3])),
-                         tuple(map(float, cube[3:])), tuple(map(float, target)),
+    def cube_pose(self, colour: str) -> np.ndarray:
+        """Position and quaternion (w-x-y-z) of a cube, 7 values."""
+        q = self._cube_q[colour]
+        return self.data.qpos[q:q + 7].copy()
+
+    def task_state(self, task: Task | None = None) -> TaskState:
+        """Ground truth of `task` (default: the episode's) in the scene as it is now."""
+        task = task or self.task
+        cube = self.cube_pose(task.cube)
+        target = self.data.mocap_pos[self._target_mocap[task.target]]
+        return TaskState(task.instruction, self.layout.seed, self.time, vec3(cube[:3]), quat(cube[3:]), vec3(target),
                          is_success(self.scene, cube[:3], cube[3:], target))
 
     def camera_info(self, width: int, height: int) -> CameraInfo:
