@@ -37,7 +37,6 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-
 # A validator returns every problem it finds in a finished build (empty: the build may be swapped in).
 Validator = Callable[[Path], Sequence[str]]
 
