@@ -94,7 +94,9 @@ def publish(ready: Path, stop: Path, stamps_path: Path) -> None:
 
 
 def recorder_config(path: Path, output_dir: Path) -> Path:
+    """The GR1's topics from its spec, overridden with the rates published here (camera_info is not)."""
     topics = [{"topic": t, "type": ty, "rate_hz": hz, "required": False} for t, (ty, hz) in LOAD.items()]
+    topics.append({"topic": "/camera/ego_view/camera_info", "type": "sensor_msgs/msg/CameraInfo", "rate_hz": 0})
     path.write_text(yaml.safe_dump({"recording": {"output_dir": str(output_dir), "topics": topics,
                                                   "min_free_disk_mb": 2048}}))
     return path

@@ -15,7 +15,7 @@ from rosbags.highlevel import AnyReader
 
 from dreamgen_core.bag import BagError, BagWriter, TopicInfo, header_stamp_ns, read_info
 from dreamgen_core.bag.schema import typestore
-from dreamgen_core.recording import parse_recording_config, recover_episode
+from dreamgen_core.recording import RecordingConfig, TopicConfig, recover_episode
 from dreamgen_core.recording.episode import Recorder
 from dreamgen_core.recording.provenance import episode_calibration_hash
 
@@ -82,10 +82,9 @@ def test_bag_round_trip_rosbags_and_mcap(tmp_path: Path) -> None:
 
 
 def recorder(tmp_path: Path, **overrides: object) -> Recorder:
-    cfg = parse_recording_config({"recording": {
-        "output_dir": str(tmp_path / "episodes"), "calibration_dir": str(tmp_path / "calib"), **overrides,
-        "topics": [{"topic": t.name, "type": t.msgtype, "rate_hz": 100 if i == 0 else 33.3, "required": True}
-                   for i, t in enumerate(TOPICS)]}}, "test")
+    topics = tuple(TopicConfig(t.name, t.msgtype, 100 if i == 0 else 33.3, required=True) for i, t in enumerate(TOPICS))
+    cfg = RecordingConfig(output_dir=str(tmp_path / "episodes"), calibration_dir=str(tmp_path / "calib"),
+                          topics=topics, **overrides)  # type: ignore[arg-type]
     return Recorder(cfg, "gr1", "abc123")
 
 

@@ -11,24 +11,48 @@ from test_bag_core import NS, image, joint_state
 
 from dreamgen_core.bag import read_info
 from dreamgen_core.config import ConfigError
-from dreamgen_core.recording import EpisodeQa, Recorder, Refused, load_recording_config, parse_recording_config
+from dreamgen_core.embodiment import load_embodiment
+from dreamgen_core.recording import EpisodeQa, Recorder, Refused, TopicConfig, load_recording_config, parse_recording_config
 
 REPO = Path(__file__).resolve().parents[1]
 
 
+GR1 = load_embodiment("gr1")
+# The GR1's topics but only joint states (index 0) and the camera (index 1) watched: the QA cases
+# below feed those two.
+QUIET = [{"topic": t, "type": ty, "rate_hz": 0, "required": False} for t, ty in (
+    ("/camera/ego_view/camera_info", "sensor_msgs/msg/CameraInfo"),
+    ("/teleop/joint_command", "sensor_msgs/msg/JointState"), ("/gr1/joint_command", "sensor_msgs/msg/JointState"))]
+
+
 def config(**overrides: object):
-    topics = [{"topic": "/joint_states", "type": "sensor_msgs/msg/JointState", "rate_hz": 100, "required": True},
-              {"topic": "/camera/ego_view/image_raw", "type": "sensor_msgs/msg/Image", "rate_hz": 30,
-               "required": True},
-              {"topic": "/diagnostics", "type": "diagnostic_msgs/msg/DiagnosticArray", "rate_hz": 0}]
-    return parse_recording_config({"topics": topics, **overrides}, "test.yaml")
+    return parse_recording_config({"topics": QUIET, **overrides}, "test.yaml", GR1)
 
 
-def test_shipped_config_loads() -> None:
-    cfg = load_recording_config(REPO / "ros2_ws/src/dreamgen/config/recording.yaml")
-    assert [t.topic for t in cfg.topics if t.required] == [
-        "/joint_states", "/camera/ego_view/image_raw", "/teleop/joint_command", "/gr1/joint_command"]
+def test_shipped_config_records_the_embodiments_topics() -> None:
+    shipped = REPO / "ros2_ws/src/dreamgen/config/recording.yaml"
+    cfg = load_recording_config(shipped, GR1)
+    assert [(t.topic, t.rate_hz) for t in cfg.topics if t.required] == [
+        ("/joint_states", 100), ("/camera/ego_view/image_raw", 30), ("/teleop/joint_command", 20),
+        ("/gr1/joint_command", 20)]
+    assert [t.topic for t in cfg.topics if not t.required] == ["/camera/ego_view/camera_info", "/diagnostics"]
     assert cfg.flush_period_s == 1.0 and cfg.rate_tolerance == 0.2
+    ur5e = load_recording_config(shipped, load_embodiment("ur5e_2f85"))
+    assert [(t.topic, t.type, t.required) for t in ur5e.topics] == [
+        ("/joint_states", "sensor_msgs/msg/JointState", True), ("/camera/front/image_raw", "sensor_msgs/msg/Image", True),
+        ("/camera/front/camera_info", "sensor_msgs/msg/CameraInfo", False),
+        ("/teleop/joint_command", "sensor_msgs/msg/JointState", True),
+        ("/ur5e/joint_command", "sensor_msgs/msg/JointState", True),
+        ("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", False)]
+
+
+def test_config_topics_override_by_name_or_add() -> None:
+    cfg = parse_recording_config({"topics": [
+        {"topic": "/joint_states", "type": "sensor_msgs/msg/JointState", "rate_hz": 200, "required": True},
+        {"topic": "/imu", "type": "sensor_msgs/msg/Imu", "rate_hz": 100}]}, "test.yaml", GR1)
+    assert (cfg.topics[0].topic, cfg.topics[0].rate_hz) == ("/joint_states", 200)
+    assert cfg.topics[-1] == TopicConfig("/imu", "sensor_msgs/msg/Imu", 100)
+    assert len(cfg.topics) == 7 and len({t.topic for t in cfg.topics}) == 7
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -37,10 +61,15 @@ def test_shipped_config_loads() -> None:
     ({"topics": [{"topic": "x", "type": "std_msgs/msg/String"}]}, "topics[0].topic: 'x': must be an absolute"),
     ({"topics": [{"topic": "/x", "type": "std_msgs/msg/String", "rate": 3}]}, "topics[0].rate: 3: unknown key"),
     ({"flush_period_s": 0, "topics": [{"topic": "/x", "type": "std_msgs/msg/String"}]}, "flush_period_s: 0.0: must be > 0"),
+    ({"max_missing": -1}, "test.yaml: max_missing: -1: must be >= 0"),
+    ({"topics": [{"topic": "/joint_states", "type": "std_msgs/msg/String"}]},
+     "topics[0].type: 'std_msgs/msg/String': embodiment 'gr1' publishes /joint_states as sensor_msgs/msg/JointState"),
+    ({"topics": [{"topic": "/x", "type": "std_msgs/msg/String"}, {"topic": "/x", "type": "std_msgs/msg/String"}]},
+     "topics[1].topic: '/x': listed twice"),
 ])
 def test_bad_config_names_key_and_value(data: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
-        parse_recording_config(data, "test.yaml")
+        parse_recording_config(data, "test.yaml", GR1)
 
 
 def feed(qa: EpisodeQa, index: int, hz: float, seconds: float, t0: int = 0, stamp_offset=lambda t: 0) -> None:
@@ -125,12 +154,21 @@ def test_qa_counts_messages_missing_from_holes_in_stamps() -> None:
     assert tolerant.report(3 * NS).verdict == "ok"
 
 
+def test_qa_counts_heavy_loss_at_the_expected_rate() -> None:
+    joint_states = {"topic": "/joint_states", "type": "sensor_msgs/msg/JointState", "rate_hz": 200, "required": True}
+    qa = EpisodeQa(config(topics=[joint_states, *QUIET]), 0)
+    stream(qa, 0, 200, 3, skip=lambda k: 200 <= k < 400 and k % 2 == 1)  # every other message for a second
+    stream(qa, 1, 30, 3, make=image)
+    assert "/joint_states: 100 messages missing (largest hole 0.010 s at t=1.0 s)" in qa.report(3 * NS).reasons
+
+
 def test_qa_publisher_stall_that_catches_up_loses_nothing() -> None:
-    """A publisher that stalls 60 ms and then sends what it owes back to back lost nothing: the stall
-    is a gap (timing), not missing messages."""
+    """A publisher that stalls and then sends what it owes back to back lost nothing: the stall is a
+    gap (timing), not missing messages. Neither is a late frame."""
     qa = EpisodeQa(config(), 0)
     stream(qa, 0, 100, 3, stamp=lambda k, t: max(t, 160 * NS // 100) if 150 <= k < 160 else t)  # 1.49 s .. 1.60 s: no stamps
-    stream(qa, 1, 30, 3, make=image)
+    # One camera frame 22 ms late (an interval of 1.65 periods), the next still 10 ms late: jitter.
+    stream(qa, 1, 30, 3, make=image, stamp=lambda k, t: t + {40: 22_000_000, 41: 10_000_000}.get(k, 0))
     reasons = qa.report(3 * NS).reasons
     assert not any("missing" in r for r in reasons), reasons
     assert "/joint_states: largest gap 0.110 s, limit 0.050 s" in reasons

@@ -1,9 +1,9 @@
 """episode_recorder over real rclpy/Fast DDS: a feeder in this process publishes the GR1's topics at
 the configured rates (320x200 images), the recorder runs as its own process like on the robot.
 
-Count tolerance: a recorded topic must hold what was published while it recorded, within 10% + 3
-messages (start/stop land between two publishes; delivery takes a moment), and its rate within the
-QA tolerance of the configured one.
+A recorded topic must hold every message published while it recorded, except within EDGE_S of
+start and stop (the recorder takes messages when its executor gets to them), and its rate must be
+within the QA tolerance of the spec's.
 """
 
 from __future__ import annotations
@@ -33,22 +33,19 @@ from dreamgen_core.bag import read_info
 from dreamgen_core.embodiment import load_embodiment
 from dreamgen_core.ros.node_process import NodeProcess
 
+# The GR1 spec's rates: the recorder takes topics and rates from the spec.
 RATES = {"/joint_states": 100.0, "/camera/ego_view/image_raw": 30.0, "/camera/ego_view/camera_info": 30.0,
          "/teleop/joint_command": 20.0, "/gr1/joint_command": 20.0}
-TYPES = {"/joint_states": "sensor_msgs/msg/JointState", "/camera/ego_view/image_raw": "sensor_msgs/msg/Image",
-         "/camera/ego_view/camera_info": "sensor_msgs/msg/CameraInfo", "/teleop/joint_command":
-         "sensor_msgs/msg/JointState", "/gr1/joint_command": "sensor_msgs/msg/JointState"}
 WIDTH, HEIGHT = 320, 200
+EDGE_S = 0.5  # how late the recorder may take a message at the start or stop of an episode
 pytestmark = pytest.mark.ros
 
 
 def write_config(path: Path, output_dir: Path, **overrides: object) -> Path:
-    topics = [{"topic": t, "type": TYPES[t], "rate_hz": hz, "required": "camera_info" not in t}
-              for t, hz in RATES.items()]
-    topics.append({"topic": "/diagnostics", "type": "diagnostic_msgs/msg/DiagnosticArray", "rate_hz": 0})
-    # The feeder shares this process's GIL with pytest: allow it some scheduling jitter in gaps.
+    # The feeder shares this process's GIL with pytest: allow it some scheduling jitter in gaps and
+    # the messages a late feeder never publishes.
     cfg = {"output_dir": str(output_dir), "calibration_dir": str(path.parent / "calibration"),
-           "max_gap_factor": 20.0, "topics": topics, **overrides}
+           "max_gap_factor": 20.0, "max_missing": 100, **overrides}
     path.write_text(yaml.safe_dump({"recording": cfg}))
     return path
 
@@ -72,7 +69,7 @@ class Feeder(threading.Thread):
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.pubs = {t: node.create_publisher(type(m), t, qos) for t, m in self.messages.items()}
         self.rates = dict(RATES)
-        self.sent: dict[str, list[float]] = {t: [] for t in RATES}
+        self.sent: dict[str, list[int]] = {t: [] for t in RATES}  # header stamps, ns
         self.running = True
 
     def run(self) -> None:
@@ -85,14 +82,15 @@ class Feeder(threading.Thread):
                     wall = time.time_ns()
                     msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(wall, 1_000_000_000)
                     self.pubs[topic].publish(msg)
-                    self.sent[topic].append(wall / 1e9)
+                    self.sent[topic].append(wall)
                     due[topic] = max(due[topic] + 1.0 / hz, now)
                 elif hz <= 0:
                     due[topic] = now + 0.01
             time.sleep(max(0.0, min(due.values()) - time.monotonic()))
 
-    def published(self, topic: str, since: float, until: float) -> int:
-        return sum(1 for t in list(self.sent[topic]) if since <= t <= until)
+    def published(self, topic: str, since: float, until: float) -> list[int]:
+        """Stamps sent between two wall-clock times in seconds."""
+        return [t for t in list(self.sent[topic]) if since * 1e9 <= t <= until * 1e9]
 
 
 class Rig:
@@ -143,12 +141,14 @@ def rig(ros_env: dict[str, str]) -> Iterator[Rig]:
     rig.close()
 
 
-def start_recorder(tmp: Path, env: dict[str, str], name: str, **overrides: object) -> tuple[NodeProcess, Path]:
+def start_recorder(tmp: Path, env: dict[str, str], name: str, embodiment: str = "gr1",
+                   **overrides: object) -> tuple[NodeProcess, Path]:
     out = tmp / f"{name}_episodes"
     config = write_config(tmp / f"{name}.yaml", out, **overrides)
     log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - the process holds it
     proc = NodeProcess("dreamgen", "episode_recorder",
-                       {"config": str(config), "instruction": "pick up the apple", "operator": "tester"},
+                       {"config": str(config), "instruction": "pick up the apple", "operator": "tester",
+                        "embodiment": embodiment},
                        env=env, log=log, name=name).start()
     return proc, out
 
@@ -181,8 +181,17 @@ def record(rig: Rig, name: str, out: Path, seconds: float, success: bool = True)
     return wait_for(out / response.message), json.loads(stop.message), (t0, t1)
 
 
+def wait_receiving(rig: Rig, name: str, timeout: float = 20.0) -> None:
+    """Until the recorder's status shows every fed topic arrived (discovery done on both sides)."""
+    deadline = time.monotonic() + timeout
+    while not all(rig.status.get(name, {}).get("topics", {}).get(t, {}).get("age_s") is not None for t in RATES):
+        assert time.monotonic() < deadline, f"{name} never received every topic: {rig.status.get(name)}"
+        time.sleep(0.1)
+
+
 def test_start_gate_refuses_stale_required_topic(rig: Rig, recorder: tuple[str, Path]) -> None:
     name, out = recorder
+    wait_receiving(rig, name)
     rig.feeder.rates["/gr1/joint_command"] = 0
     time.sleep(1.5)
     response = rig.call(name, "start", Trigger.Request())
@@ -211,8 +220,10 @@ def test_record_read_back_with_rosbags_and_mcap(rig: Rig, recorder: tuple[str, P
             if conn.topic == "/camera/ego_view/image_raw":
                 assert (msg.width, msg.height, len(msg.data)) == (WIDTH, HEIGHT, WIDTH * HEIGHT * 3)
     for topic, hz in RATES.items():
-        published = rig.feeder.published(topic, t0, t1)
-        assert abs(counts[topic] - published) <= 0.1 * published + 3, (topic, counts[topic], published)
+        # Nothing lost: every message sent well inside the episode is in the bag. (At its ends the
+        # recorder's executor, busy on a loaded machine, decides by when it takes a message.)
+        steady = set(rig.feeder.published(topic, t0 + EDGE_S, t1 - EDGE_S))
+        assert steady and steady <= set(stamps[topic]), (topic, len(steady - set(stamps[topic])), len(steady))
         assert counts[topic] == pytest.approx(hz * (t1 - t0), rel=0.2), topic
         assert stamps[topic] == sorted(stamps[topic]), f"{topic}: header stamps not monotonic"
         assert t0 - 1 < stamps[topic][0] / 1e9 < t1 + 1  # real capture stamps, not nominal ones
@@ -279,6 +290,28 @@ def test_throttled_camera_needs_review(rig: Rig, recorder: tuple[str, Path]) -> 
     assert any(r.startswith("/camera/ego_view/image_raw: ") for r in json.loads(meta["qa_reasons"]))
 
 
+def test_another_embodiment_records_its_own_topics(rig: Rig, ros_env: dict[str, str], tmp_path: Path) -> None:
+    """The same recording.yaml on a UR5e: its spec's topics, not the GR1's. The feeder publishes the
+    GR1's, so the UR5e's own camera and command topics hold the start."""
+    proc, _out = start_recorder(tmp_path, ros_env, "recorder_ur5e", embodiment="ur5e_2f85")
+    rig.watch_status("recorder_ur5e")
+    try:
+        deadline = time.monotonic() + 20
+        while "recorder_ur5e" not in rig.status:
+            assert time.monotonic() < deadline, "no status from the UR5e recorder"
+            time.sleep(0.1)
+        time.sleep(1.5)
+        response = rig.call("recorder_ur5e", "start", Trigger.Request())
+    finally:
+        assert proc.stop() == 0
+    assert set(rig.status["recorder_ur5e"]["topics"]) == {
+        "/joint_states", "/camera/front/image_raw", "/camera/front/camera_info", "/teleop/joint_command",
+        "/ur5e/joint_command", "/diagnostics"}
+    assert not response.success
+    assert response.message == ("required topic(s) stale: /camera/front/image_raw: nothing received yet; "
+                                "/ur5e/joint_command: nothing received yet")
+
+
 def test_disk_guard_refuses_to_start(rig: Rig, ros_env: dict[str, str], tmp_path: Path) -> None:
     proc, out = start_recorder(tmp_path, ros_env, "recorder_disk", min_free_disk_mb=10**9)
     try:
@@ -331,8 +364,8 @@ def test_sigkill_then_recover_loses_at_most_a_second(rig: Rig, ros_env: dict[str
     counts = {t.name: t.count for t in info.topics}
     assert info.custom_data["outcome"] == "recovered" and not partial.exists()
     for topic, hz in RATES.items():
-        most = rig.feeder.published(topic, t0, t_kill)
-        least = rig.feeder.published(topic, t_started, t_kill) - hz * 1.0 - 3  # flush period + delivery
+        most = len(rig.feeder.published(topic, t0, t_kill))
+        least = len(rig.feeder.published(topic, t_started, t_kill)) - hz * 1.0 - 3  # flush period + delivery
         assert least <= counts[topic] <= most, (topic, counts[topic], least, most)
 
 

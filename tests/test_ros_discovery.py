@@ -99,7 +99,8 @@ def test_ros_env_wrapper_sets_the_policy_for_its_command() -> None:
     assert out["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
     assert 30 <= int(out["ROS_DOMAIN_ID"]) < 100
     assert "ROS_LOCALHOST_ONLY" not in out
-    assert out["FASTRTPS_DEFAULT_PROFILES_FILE"] == str(TRANSPORT_PROFILE)
+    # (this process may import dreamgen_core from ros2_ws's build copy: compare the files)
+    assert Path(out["FASTRTPS_DEFAULT_PROFILES_FILE"]).read_bytes() == TRANSPORT_PROFILE.read_bytes()
     assert f"ROS_DOMAIN_ID={out['ROS_DOMAIN_ID']}" in result.stderr
 
 
@@ -111,4 +112,4 @@ def test_pytest_refuses_ros_tests_without_the_policy() -> None:
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "refusing to run ROS tests: ROS_AUTOMATIC_DISCOVERY_RANGE is None" in result.stdout
-    assert "2 errors" in result.stdout
+    assert " errors in " in result.stdout and " passed" not in result.stdout  # every ROS test refused

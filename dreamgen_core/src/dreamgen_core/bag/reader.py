@@ -8,7 +8,6 @@ checked), so every message of every complete chunk is recovered and nothing of a
 
 from __future__ import annotations
 
-import json
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -126,6 +125,3 @@ class Salvage:
     def result(self) -> dict[str, str]:
         return self.records.get(RESULT_RECORD, {})
 
-
-def episode_topics(episode: dict[str, str]) -> list[dict]:
-    return json.loads(episode["topics"])

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from dreamgen_core.bag import BagError, BagInfo, read_info
-from dreamgen_core.recording import load_episode_meta, partial_episodes, recover_episode
+from dreamgen_core.recording import EpisodeMeta, partial_episodes, recover_episode
 from dreamgen_core.recording.episode import iso
 
 SHOWN = ("instruction", "operator", "outcome", "stop_reason", "embodiment", "embodiment_hash", "calibration_hash",
@@ -44,11 +44,15 @@ def show_info(args: argparse.Namespace) -> int:
 def info_dict(info: BagInfo) -> dict:
     return {"path": str(info.path), "duration_s": info.duration_s, "start_time": iso(info.start_ns),
             "topics": {t.name: {"type": t.msgtype, "count": t.count} for t in info.topics},
-            "metadata": load_episode_meta(info.custom_data)}
+            "metadata": episode_meta(info).as_dict()}
+
+
+def episode_meta(info: BagInfo) -> EpisodeMeta:
+    return EpisodeMeta.from_custom_data(info.custom_data, f"{info.path} (metadata.yaml custom_data)")
 
 
 def render(info: BagInfo) -> str:
-    meta = load_episode_meta(info.custom_data)
+    meta = episode_meta(info).as_dict()
     total = sum(t.count for t in info.topics)
     lines = [f"{info.path}", f"  {info.duration_s:.2f} s, {total} messages, from {iso(info.start_ns)}", ""]
     width = max((len(t.name) for t in info.topics), default=5)
@@ -58,9 +62,9 @@ def render(info: BagInfo) -> str:
         lines.append(f"  {t.name:<{width}}  {t.msgtype:<36} {t.count:>7} {rate:>9}")
     lines.append("")
     lines += [f"  {key}: {meta[key]}" for key in SHOWN if meta.get(key) not in (None, "")]
-    if "qa_verdict" in meta:
+    if meta["qa_verdict"] is not None:
         lines.append(f"  QA: {meta['qa_verdict']}")
-        lines += [f"    - {reason}" for reason in meta.get("qa_reasons", [])]
+        lines += [f"    - {reason}" for reason in meta["qa_reasons"]]
     return "\n".join(lines)
 
 

@@ -22,7 +22,7 @@ from rosbags.highlevel import AnyReader
 from dreamgen_core.bag import header_stamp_ns, read_info
 from dreamgen_core.dataset import EpisodeData
 from dreamgen_core.embodiment import Embodiment
-from dreamgen_core.recording import load_episode_meta
+from dreamgen_core.recording import EpisodeMeta
 from dreamgen_core.recording.provenance import software_version
 from dreamgen_core.timeline import NS, Selection, frame_times, select_latest
 from dreamgen_core.video import ModelViewTransform
@@ -74,7 +74,7 @@ def convert_bag(bag: Path, spec: Embodiment, cfg: ConvertConfig) -> EpisodeData:
 def _convert(bag: Path, spec: Embodiment, cfg: ConvertConfig) -> EpisodeData:
     if not (bag / "metadata.yaml").is_file():
         raise ConvertError(f"{bag.name}: not a rosbag2 episode (no metadata.yaml)")
-    meta = load_episode_meta(read_info(bag).custom_data)
+    meta = EpisodeMeta.from_custom_data(read_info(bag).custom_data, bag.name).as_dict()
     _check_metadata(bag, meta, spec, cfg)
     fps = cfg.fps or spec.rates.dataset_fps
     camera_key, camera = next(iter(spec.cameras.items()))

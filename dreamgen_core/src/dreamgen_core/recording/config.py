@@ -1,29 +1,22 @@
-"""The episode recorder's configuration: which topics to record and what "healthy" means for each.
+"""The episode recorder's configuration: where episodes go and what "healthy" means.
 
-It is the `recording:` section of the collect stack file (a standalone file with that one key, or
-the bare mapping, is accepted too). Everything is checked here once: a topic's type must be a
-standard ROS 2 Jazzy type so the bag can carry its definition and any reader can decode it.
+It is the `recording:` section of a YAML file (`config/recording.yaml`; the bare mapping is accepted
+too). The topics come from the embodiment spec (`recording.topics`); the file's optional `topics:`
+overrides one of them by name (rate, QoS, required) or adds one. Everything is checked here once: a
+topic's type must be a standard ROS 2 Jazzy type so the bag can carry its definition and any reader
+can decode it, and an override keeps the type the spec gives its topic.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from dreamgen_core.bag.schema import known_type
 from dreamgen_core.config import ConfigError, build, read_yaml
-
-
-@dataclass(frozen=True)
-class TopicConfig:
-    topic: str
-    type: str
-    rate_hz: float = 0.0        # expected rate; 0 = no rate, gap or stale check
-    required: bool = False      # the start gate refuses while a required topic is stale
-    # `reliable` matches reliable publishers only (images, commands: loss must show up as a QA
-    # reason, never silently); `sensor_data` (best effort) is for drivers that publish best effort.
-    qos: Literal["reliable", "sensor_data"] = "reliable"
+from dreamgen_core.embodiment import Embodiment
+from dreamgen_core.recording.topics import TopicConfig, recorded_topics, spec_topics
 
 
 @dataclass(frozen=True)
@@ -38,6 +31,7 @@ class RecordingConfig:
     max_gap_factor: float = 5.0      # a gap > factor / expected rate needs review
     max_missing: int = 0             # messages a topic may miss (holes in header stamps) and still be ok
     compression: Literal["none", "lz4", "zstd"] = "none"  # none: raw images at 90 MB/s on 2 cores
+    # What is recorded. Parsed from a file: the spec's topics with the file's `topics:` applied.
     topics: tuple[TopicConfig, ...] = field(default_factory=tuple)
 
     @property
@@ -45,21 +39,21 @@ class RecordingConfig:
         return Path(self.output_dir).expanduser()
 
 
-def parse_recording_config(data: object, source: str) -> RecordingConfig:
-    """Build and check a RecordingConfig from parsed YAML (a stack file, `{recording: ...}` or bare)."""
+def parse_recording_config(data: object, source: str, spec: Embodiment) -> RecordingConfig:
+    """Build and check a RecordingConfig from parsed YAML (`{recording: ...}` or bare) for `spec`'s robot."""
     key = ""
     if isinstance(data, dict) and "recording" in data:
         data, key = data["recording"], "recording"
     cfg = build(RecordingConfig, data, source, key)
-    _check(cfg, source, key)
-    return cfg
+    _check(cfg, source, key, spec)
+    return replace(cfg, topics=recorded_topics(spec, cfg.topics))
 
 
-def load_recording_config(path: Path) -> RecordingConfig:
-    return parse_recording_config(read_yaml(path), path.name)
+def load_recording_config(path: Path, spec: Embodiment) -> RecordingConfig:
+    return parse_recording_config(read_yaml(path), path.name, spec)
 
 
-def _check(cfg: RecordingConfig, source: str, key: str) -> None:
+def _check(cfg: RecordingConfig, source: str, key: str, spec: Embodiment) -> None:
     def at(name: str) -> str:
         return f"{key}.{name}" if key else name
 
@@ -73,8 +67,7 @@ def _check(cfg: RecordingConfig, source: str, key: str) -> None:
     for name, count in {"min_free_disk_mb": cfg.min_free_disk_mb, "max_missing": cfg.max_missing}.items():
         if count < 0:
             raise ConfigError(source, at(name), count, "must be >= 0")
-    if not cfg.topics:
-        raise ConfigError(source, at("topics"), [], "at least one topic to record")
+    spec_types = {t.topic: t.type for t in spec_topics(spec)}
     seen: set[str] = set()
     for i, t in enumerate(cfg.topics):
         where = at(f"topics[{i}]")
@@ -86,5 +79,8 @@ def _check(cfg: RecordingConfig, source: str, key: str) -> None:
         if not known_type(t.type):
             raise ConfigError(source, f"{where}.type", t.type,
                               "not a standard ROS 2 Jazzy message type (pkg/msg/Name)")
+        if spec_types.get(t.topic, t.type) != t.type:
+            raise ConfigError(source, f"{where}.type", t.type,
+                              f"embodiment {spec.name!r} publishes {t.topic} as {spec_types[t.topic]}")
         if t.rate_hz < 0:
             raise ConfigError(source, f"{where}.rate_hz", t.rate_hz, "must be >= 0")

@@ -12,22 +12,21 @@ the messages untouched.
 
 from __future__ import annotations
 
-import json
 import queue
 import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from dreamgen_core.bag.reader import PARTIAL_SUFFIX
-from dreamgen_core.bag.writer import BagWriter, TopicInfo, as_custom_data
+from dreamgen_core.bag.writer import BagWriter, TopicInfo
 from dreamgen_core.recording.config import RecordingConfig
+from dreamgen_core.recording.metadata import EpisodeMeta, Outcome, Verdict
 from dreamgen_core.recording.provenance import episode_calibration_hash, slug, software_version
 from dreamgen_core.recording.qa import NS, EpisodeQa, QaReport, stale_required
 
-OUTCOMES = ("success", "failure", "interrupted", "recovered")
 MB = 2**20
 
 
@@ -47,9 +46,9 @@ def free_disk_mb(path: Path) -> float:
 class Closed:
     """How an episode ended, as the status and the node report it."""
     name: str
-    outcome: str
+    outcome: Outcome | None = None      # None while it is still recording
     path: Path | None = None
-    verdict: str = ""
+    verdict: Verdict | None = None
     reasons: list[str] = field(default_factory=list)
     error: str = ""
     counts: dict[str, int] = field(default_factory=dict)
@@ -76,8 +75,8 @@ class EpisodeWriter(threading.Thread):
     def put(self, index: int, wall_ns: int, data: bytes) -> None:
         self.queue.put((index, wall_ns, data))
 
-    def finish(self, custom_data: dict[str, str] | None) -> None:
-        self.queue.put(_Finish(custom_data))
+    def finish(self, meta: EpisodeMeta | None) -> None:
+        self.queue.put(_Finish(None if meta is None else meta.custom_data()))
 
     def run(self) -> None:
         try:
@@ -120,7 +119,7 @@ class Episode:
     writer: EpisodeWriter
     qa: EpisodeQa
     start_ns: int
-    start_custom: dict[str, str]
+    meta: EpisodeMeta
 
 
 class Recorder:
@@ -161,29 +160,27 @@ class Recorder:
         if stale:
             raise Refused("required topic(s) stale: " + "; ".join(stale))
         name = self._unique_name(wall_ns, instruction)
-        custom = self._start_custom_data(instruction, operator, wall_ns)
+        meta = self._start_meta(instruction, operator, wall_ns)
         writer = BagWriter(self.output_dir / f"{name}{PARTIAL_SUFFIX}", name, self.topics,
-                           self.cfg.compression, custom)
-        thread = EpisodeWriter(writer, self.output_dir / name, self.cfg.flush_period_s,
-                               Closed(name, "recording"), self._on_closed)
+                           self.cfg.compression, meta.custom_data())
+        thread = EpisodeWriter(writer, self.output_dir / name, self.cfg.flush_period_s, Closed(name),
+                               self._on_closed)
         thread.start()
-        self.episode = Episode(name, thread, EpisodeQa(self.cfg, now_ns), now_ns, custom)
+        self.episode = Episode(name, thread, EpisodeQa(self.cfg, now_ns), now_ns, meta)
         return name
 
-    def stop(self, outcome: str, now_ns: int, wall_ns: int, reason: str = "") -> Closed:
+    def stop(self, outcome: Outcome, now_ns: int, wall_ns: int, reason: str = "") -> Closed:
         """End the episode; the bag is closed off-thread (see `wait_closed`). Returns its QA."""
-        if outcome not in OUTCOMES:
-            raise ValueError(f"outcome {outcome!r} not one of {OUTCOMES}")
         ep = self._take("stop")
         report = ep.qa.report(now_ns)
         ep.writer.closed.outcome, ep.writer.closed.verdict = outcome, report.verdict
         ep.writer.closed.reasons = report.reasons
-        ep.writer.finish({**ep.start_custom, **result_custom_data(outcome, reason, report, wall_ns)})
+        ep.writer.finish(finished(ep.meta, outcome, reason, report, wall_ns))
         return ep.writer.closed
 
     def discard(self) -> str:
         ep = self._take("discard")
-        ep.writer.closed.outcome = "discarded"
+        ep.writer.closed.outcome = Outcome.DISCARDED
         ep.writer.finish(None)
         return ep.name
 
@@ -194,7 +191,7 @@ class Recorder:
         free = free_disk_mb(self.output_dir)
         if free >= self.cfg.min_free_disk_mb:
             return None
-        return self.stop("interrupted", now_ns, wall_ns,
+        return self.stop(Outcome.INTERRUPTED, now_ns, wall_ns,
                          f"disk space low: {free:.0f} MB free in {self.output_dir}, "
                          f"minimum {self.cfg.min_free_disk_mb} MB")
 
@@ -259,17 +256,13 @@ class Recorder:
             name = f"{base}_{n}"
         return name
 
-    def _start_custom_data(self, instruction: str, operator: str, wall_ns: int) -> dict[str, str]:
-        return as_custom_data({
-            "instruction": instruction, "operator": operator,
-            "embodiment": self.embodiment, "embodiment_hash": self.embodiment_hash,
-            "calibration_dir": str(self.calibration_dir),
-            "calibration_hash": episode_calibration_hash(self.calibration_dir),
-            "software_version": software_version(),
-            "start_time": iso(wall_ns), "start_ns": str(wall_ns),
-            "topics": [asdict(t) for t in self.cfg.topics],
-            "qa_config": qa_config(self.cfg),
-        })
+    def _start_meta(self, instruction: str, operator: str, wall_ns: int) -> EpisodeMeta:
+        return EpisodeMeta(
+            instruction=instruction, operator=operator, embodiment=self.embodiment,
+            embodiment_hash=self.embodiment_hash, calibration_dir=str(self.calibration_dir),
+            calibration_hash=episode_calibration_hash(self.calibration_dir), software_version=software_version(),
+            start_time=iso(wall_ns), start_ns=wall_ns, topics=[asdict(t) for t in self.cfg.topics],
+            qa_config=qa_config(self.cfg))
 
 
 def qa_config(cfg: RecordingConfig) -> dict:
@@ -277,23 +270,8 @@ def qa_config(cfg: RecordingConfig) -> dict:
             "max_missing": cfg.max_missing, "stale_after_s": cfg.stale_after_s}
 
 
-def result_custom_data(outcome: str, reason: str, report: QaReport, wall_ns: int) -> dict[str, str]:
-    return as_custom_data({
-        "outcome": outcome, "stop_reason": reason, "stop_time": iso(wall_ns),
-        "duration_s": f"{report.elapsed_s:.3f}", "qa_verdict": report.verdict,
-        "qa_reasons": report.reasons, "qa": report.topics,
-    })
-
-
-def load_episode_meta(custom: dict[str, str]) -> dict:
-    """custom_data back into values (JSON fields decoded) for readers of episode bags."""
-    decoded: dict = {}
-    for key, value in custom.items():
-        try:
-            decoded[key] = json.loads(value) if key in JSON_KEYS else value
-        except json.JSONDecodeError:
-            decoded[key] = value
-    return decoded
-
-
-JSON_KEYS = frozenset({"topics", "qa_config", "qa_reasons", "qa"})
+def finished(meta: EpisodeMeta, outcome: Outcome, reason: str, report: QaReport, wall_ns: int) -> EpisodeMeta:
+    """`meta` with how the episode ended: outcome, why, when, and its QA."""
+    return replace(meta, outcome=outcome, stop_reason=reason, stop_time=iso(wall_ns),
+                   duration_s=round(report.elapsed_s, 3), qa_verdict=report.verdict, qa_reasons=report.reasons,
+                   qa=report.topics)

@@ -14,10 +14,10 @@ Rules (defaults in RecordingConfig):
 - stamps: a stamp earlier than the previous one is out of order (a clock jump back if by more than
   stale_after_s); a stamp advancing stale_after_s more than receive time did is a forward clock jump.
 - missing: messages lost anywhere between the publisher and the bag leave holes in the header
-  stamps. The topic's period is the median stamp interval (robust to holes, and right for drivers
-  that publish faster than the spec's minimum rate); an interval of k periods hides k - 1 messages.
-  Intervals shorter than half a period are a publisher catching up after a stall, and each pays
-  back one: a stall that lost nothing counts nothing. More than max_missing needs review.
+  stamps. An interval of k periods hides k - 1 messages unless the messages around it make up for
+  them (jitter, a publisher catching up after a stall): see `estimate_holes` for the period (the
+  expected rate's, or the topic's own when it publishes faster than the spec's minimum). More than
+  max_missing needs review.
 - resolution: an Image topic whose width/height changes mid-episode (a camera renegotiated) cannot
   become one video stream; every change is reported.
 """
@@ -31,10 +31,12 @@ import numpy as np
 
 from dreamgen_core.bag.schema import IMAGE_TYPE, header_stamp_ns, image_size, starts_with_header
 from dreamgen_core.recording.config import RecordingConfig, TopicConfig
+from dreamgen_core.recording.metadata import Verdict
 
 NS = 1_000_000_000
 MIN_RATE_WINDOW_NS = NS  # a rate over less than a second says more about start-up than about the topic
 MIN_INTERVALS = 10       # fewer stamp intervals say nothing reliable about a topic's period
+HOLE_CONTEXT = 5         # messages around a hole that absorb a neighbour's jitter
 
 
 @dataclass(frozen=True)
@@ -45,19 +47,37 @@ class Holes:
     end_ns: int = 0
 
 
-def estimate_holes(intervals: np.ndarray, ends: np.ndarray, out_of_order: int = 0) -> Holes:
+def estimate_holes(intervals: np.ndarray, ends: np.ndarray, expected_hz: float, out_of_order: int = 0) -> Holes:
     """Missing messages from forward header-stamp `intervals` (ns) that ended at QA-clock times
-    `ends`; each of `out_of_order` messages (left out of the intervals) filled one slot."""
+    `ends`; each of `out_of_order` messages (left out of the intervals) filled one slot.
+
+    The period is the mean interval (exact for a publisher that sends what it owes in bursts, and
+    for one faster than `expected_hz`), or the expected period if shorter (heavy loss stretches
+    the mean; a slower publisher than expected is then counted short of what was expected).
+
+    An interval of about k periods is a candidate hole of k - 1 messages. It is measured over a
+    window of HOLE_CONTEXT messages before it and k + HOLE_CONTEXT after it: periods spanned minus
+    messages received. So a late message beside an early one, or a publisher that sends what it
+    owes back to back after a stall, counts nothing; a hole that nothing refills counts in full.
+    """
     if len(intervals) < MIN_INTERVALS:
         return Holes()
-    period = float(np.median(intervals))
+    period = float(np.mean(intervals))
+    if expected_hz > 0:
+        period = min(period, NS / expected_hz)
     if period <= 0:
         return Holes()
+    stamps = np.concatenate(([0], np.cumsum(intervals)))
     slots = np.floor(intervals / period + 0.5).astype(np.int64)
-    hidden = int(np.sum(slots[slots >= 2] - 1))
-    caught_up = int(np.count_nonzero(intervals < period / 2))
+    missing = covered = 0
+    for i in np.flatnonzero(slots >= 2).tolist():
+        if i < covered:
+            continue  # inside the window of the previous hole, counted there
+        lo, hi = max(covered, i - HOLE_CONTEXT), min(len(intervals), i + 1 + int(slots[i]) + HOLE_CONTEXT)
+        missing += max(0, int(np.floor((stamps[hi] - stamps[lo]) / period + 0.5)) - (hi - lo))
+        covered = hi
     largest = int(np.argmax(intervals))
-    return Holes(max(0, hidden - caught_up - out_of_order), int(intervals[largest]), int(ends[largest]))
+    return Holes(max(0, missing - out_of_order), int(intervals[largest]), int(ends[largest]))
 
 
 @dataclass
@@ -115,7 +135,8 @@ class TopicMonitor:
         """Missing messages, leaving out stamp jumps the clock rules report (not holes in the data)."""
         stamp_dts, recv_dts = np.frombuffer(self.stamp_dts, np.int64), np.frombuffer(self.recv_dts, np.int64)
         kept = stamp_dts - recv_dts <= stale_ns
-        return estimate_holes(stamp_dts[kept], np.frombuffer(self.ends, np.int64)[kept], self.backwards)
+        return estimate_holes(stamp_dts[kept], np.frombuffer(self.ends, np.int64)[kept], self.cfg.rate_hz,
+                              self.backwards)
 
     def rate_hz(self, elapsed_ns: int) -> float:
         return self.count * NS / elapsed_ns if elapsed_ns > 0 else 0.0
@@ -164,7 +185,7 @@ def _size(size: tuple[int, int] | None) -> str:
 
 @dataclass(frozen=True)
 class QaReport:
-    verdict: str                  # "ok" | "needs_review"
+    verdict: Verdict
     reasons: list[str]
     topics: dict[str, dict]
     elapsed_s: float
@@ -190,7 +211,7 @@ class EpisodeQa:
     def report(self, now_ns: int) -> QaReport:
         elapsed = max(0, now_ns - self.start_ns)
         reasons = [p for m in self.monitors for p in m.problems(self.cfg, elapsed, now_ns)]
-        return QaReport("needs_review" if reasons else "ok", reasons,
+        return QaReport(Verdict.NEEDS_REVIEW if reasons else Verdict.OK, reasons,
                         {m.cfg.topic: m.summary(elapsed) for m in self.monitors}, elapsed / NS)
 
 

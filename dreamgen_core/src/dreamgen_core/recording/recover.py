@@ -12,11 +12,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from dreamgen_core.bag.reader import PARTIAL_SUFFIX, BagError, Salvage, episode_topics, find_mcap
-from dreamgen_core.bag.writer import EPISODE_RECORD, BagWriter, TopicInfo
+from dreamgen_core.bag.reader import PARTIAL_SUFFIX, BagError, Salvage, find_mcap
+from dreamgen_core.bag.writer import EPISODE_RECORD, RESULT_RECORD, BagWriter, TopicInfo
 from dreamgen_core.config import build
 from dreamgen_core.recording.config import RecordingConfig, TopicConfig
-from dreamgen_core.recording.episode import load_episode_meta, result_custom_data
+from dreamgen_core.recording.episode import finished
+from dreamgen_core.recording.metadata import EpisodeMeta, Outcome, Verdict
 from dreamgen_core.recording.qa import EpisodeQa
 
 
@@ -25,7 +26,7 @@ class Recovered:
     path: Path
     counts: dict[str, int]
     stopped: str          # why the scan ended: the torn chunk's error, or "" if the file was whole
-    verdict: str
+    verdict: Verdict
     reasons: list[str]
 
 
@@ -49,31 +50,31 @@ def recover_episode(partial: Path) -> Recovered:
     salvage = Salvage(find_mcap(partial))
     work = partial.parent / f".{name}.recovering"
     shutil.rmtree(work, ignore_errors=True)  # a previous recovery that died: start over
-    writer: BagWriter | None = None
-    qa: EpisodeQa | None = None
-    index: dict[str, int] = {}
+    rebuilt: _Rebuilt | None = None
     last_ns = 0
     try:
         for channel, message in salvage.messages():
-            if writer is None:
-                writer, qa, index = _open(salvage, work, name)
-            i = index[channel.topic]
-            writer.write(i, message.log_time, message.data)
-            qa.observe(i, message.log_time, message.data)
+            if rebuilt is None:
+                rebuilt = _open(salvage, work, name)
+            i = rebuilt.index[channel.topic]
+            rebuilt.writer.write(i, message.log_time, message.data)
+            rebuilt.qa.observe(i, message.log_time, message.data)
             last_ns = max(last_ns, message.log_time)
-        if writer is None:
+        if rebuilt is None:
             if not salvage.records:
                 raise BagError(f"{salvage.mcap_path}: nothing recoverable ({salvage.stopped or 'empty file'})")
-            writer, qa, index = _open(salvage, work, name)
-        report = qa.report(last_ns or qa.start_ns)
-        previous = salvage.result()
-        outcome = previous.get("outcome", "recovered") if salvage.complete_file else "recovered"
-        reason = (previous.get("stop_reason", "") if salvage.complete_file else
-                  f"recorder died; recovered up to the last flushed chunk ({salvage.stopped})")
-        stats = writer.close({**salvage.episode(), **result_custom_data(outcome, reason, report, last_ns)})
+            rebuilt = _open(salvage, work, name)
+        report = rebuilt.qa.report(last_ns or rebuilt.qa.start_ns)
+        previous = EpisodeMeta.from_custom_data(salvage.result(), f"{salvage.mcap_path} ({RESULT_RECORD} record)")
+        if salvage.complete_file and previous.outcome is not None:
+            outcome, reason = previous.outcome, previous.stop_reason
+        else:
+            outcome = Outcome.RECOVERED
+            reason = f"recorder died; recovered up to the last flushed chunk ({salvage.stopped or 'end of file'})"
+        stats = rebuilt.writer.close(finished(rebuilt.meta, outcome, reason, report, last_ns).custom_data())
     except BaseException:
-        if writer is not None:
-            writer.abort()
+        if rebuilt is not None:
+            rebuilt.writer.abort()
         shutil.rmtree(work, ignore_errors=True)
         raise
     work.rename(final)
@@ -82,11 +83,19 @@ def recover_episode(partial: Path) -> Recovered:
                      report.verdict, report.reasons)
 
 
-def _open(salvage: Salvage, work: Path, name: str) -> tuple[BagWriter, EpisodeQa, dict[str, int]]:
-    episode = salvage.episode()
-    meta = load_episode_meta(episode)
+@dataclass(frozen=True)
+class _Rebuilt:
+    """The fresh bag a recovery writes, with the QA and metadata of the episode it rebuilds."""
+    writer: BagWriter
+    qa: EpisodeQa
+    index: dict[str, int]
+    meta: EpisodeMeta
+
+
+def _open(salvage: Salvage, work: Path, name: str) -> _Rebuilt:
     source = f"{salvage.mcap_path.name} ({EPISODE_RECORD} record)"
-    topics = [build(TopicConfig, t, source, f"topics[{i}]") for i, t in enumerate(episode_topics(episode))]
-    cfg = RecordingConfig(topics=tuple(topics), **meta["qa_config"])
-    writer = BagWriter(work, name, [TopicInfo(t.topic, t.type) for t in topics], "none", episode)
-    return writer, EpisodeQa(cfg, int(episode["start_ns"])), {t.topic: i for i, t in enumerate(topics)}
+    meta = EpisodeMeta.from_custom_data(salvage.episode(), source)
+    topics = [build(TopicConfig, t, source, f"topics[{i}]") for i, t in enumerate(meta.topics)]
+    cfg = RecordingConfig(topics=tuple(topics), **meta.qa_config)
+    writer = BagWriter(work, name, [TopicInfo(t.topic, t.type) for t in topics], "none", meta.custom_data())
+    return _Rebuilt(writer, EpisodeQa(cfg, meta.start_ns), {t.topic: i for i, t in enumerate(topics)}, meta)

@@ -98,7 +98,8 @@ class NodeProcess:
         return self.process.wait()
 
     def __enter__(self) -> Self:
-        return self.start()
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -43,7 +43,7 @@ class StackRunner:
 
     def exited(self) -> list[tuple[str, int]]:
         """Nodes that are no longer running, with their exit codes."""
-        return [(p.name, p.process.returncode) for p in self.processes if p.process.poll() is not None]
+        return [(p.name, code) for p in self.processes if p.process is not None and (code := p.process.poll()) is not None]
 
     def wait_until_exit(self, poll_s: float = 0.5) -> tuple[str, int]:
         """Block until some node exits (a crash, or its work is done); return its name and code."""
@@ -59,7 +59,8 @@ class StackRunner:
         return codes
 
     def __enter__(self) -> Self:
-        return self.start()
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -31,7 +31,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from dreamgen.node_runtime import DreamgenNode, main_for
 from dreamgen_core.bag import PARTIAL_SUFFIX
-from dreamgen_core.recording import Recorder, Refused, TopicConfig, load_recording_config
+from dreamgen_core.recording import Outcome, Recorder, Refused, TopicConfig, load_recording_config
 
 RELIABILITY = {"reliable": ReliabilityPolicy.RELIABLE, "sensor_data": ReliabilityPolicy.BEST_EFFORT}
 
@@ -56,7 +56,7 @@ class EpisodeRecorderNode(DreamgenNode):
         output_dir = str(self.declare_parameter("output_dir", "").value)
         calibration_dir = str(self.declare_parameter("calibration_dir", "").value)
         self.instruction = str(self.declare_parameter("instruction", "").value)
-        cfg = load_recording_config(Path(config))
+        cfg = load_recording_config(Path(config), self.spec)
         self.operator = str(self.declare_parameter("operator", cfg.operator).value)
         self.recorder = Recorder(cfg, self.spec.name, self.spec.content_hash,
                                  Path(output_dir) if output_dir else None,
@@ -106,7 +106,7 @@ class EpisodeRecorderNode(DreamgenNode):
         return response
 
     def on_stop(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
-        outcome = "success" if request.data else "failure"
+        outcome = Outcome.SUCCESS if request.data else Outcome.FAILURE
         try:
             closed = self.recorder.stop(outcome, self.now_ns(), time.time_ns())
         except Refused as exc:
@@ -159,7 +159,7 @@ class EpisodeRecorderNode(DreamgenNode):
 
     def on_shutdown(self) -> None:
         if self.recorder.episode is not None:
-            closed = self.recorder.stop("interrupted", self.now_ns(), time.time_ns(),
+            closed = self.recorder.stop(Outcome.INTERRUPTED, self.now_ns(), time.time_ns(),
                                         "recorder shut down (SIGINT/SIGTERM)")
             self.get_logger().info(f"closing {closed.name} as interrupted")
         self.recorder.wait_closed()

@@ -1,0 +1,51 @@
+"""Which topics an episode records: the embodiment spec's, with the recording config's overrides.
+
+The spec holds every topic name, type and rate of a robot, so another embodiment records its own
+topics with the same recorder config. Recorded: the measured joint states (the dataset's state),
+the teleop command (its action), the command the robot obeyed, each camera's image and
+camera_info, and /diagnostics. Required (the start gate waits for them) are the dataset's sources
+and the robot command; camera_info and diagnostics are recorded when present. Expected rates are
+the spec's: joint states at `rates.joint_states_min_hz`, commands at `rates.control_hz`, a camera's
+image and info at its `rate_hz`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from dreamgen_core.bag.schema import IMAGE_TYPE
+from dreamgen_core.embodiment import Embodiment
+
+CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    topic: str
+    type: str
+    rate_hz: float = 0.0        # expected rate; 0 = no rate, gap or stale check
+    required: bool = False      # the start gate refuses while a required topic is stale
+    # `reliable` matches reliable publishers only (images, commands: loss must show up as a QA
+    # reason, never silently); `sensor_data` (best effort) is for drivers that publish best effort.
+    qos: Literal["reliable", "sensor_data"] = "reliable"
+
+
+def spec_topics(spec: Embodiment) -> list[TopicConfig]:
+    ros, rates = spec.ros, spec.rates
+    topics = [TopicConfig(ros.joint_states.name, ros.joint_states.type, rates.joint_states_min_hz, required=True)]
+    for camera in spec.cameras.values():
+        topics += [TopicConfig(camera.topic, IMAGE_TYPE, camera.rate_hz, required=True),
+                   TopicConfig(camera.info_topic, CAMERA_INFO_TYPE, camera.rate_hz)]
+    topics += [TopicConfig(ros.teleop_command.name, ros.teleop_command.type, rates.control_hz, required=True),
+               TopicConfig(ros.robot_command.name, ros.robot_command.type, rates.control_hz, required=True),
+               TopicConfig(ros.diagnostics.name, ros.diagnostics.type)]
+    return topics
+
+
+def recorded_topics(spec: Embodiment, overrides: Sequence[TopicConfig]) -> tuple[TopicConfig, ...]:
+    """The spec's topics, each replaced by the override of the same name; other overrides appended."""
+    by_name = {t.topic: t for t in overrides}
+    derived = [by_name.pop(t.topic, t) for t in spec_topics(spec)]
+    return (*derived, *by_name.values())
