@@ -11,6 +11,8 @@ import pytest
 
 from dreamgen_core.embodiment import load_embodiment
 from dreamgen_core.ros.node_process import NodeProcess
+from dreamgen_core.sim.robot import HOME
+from dreamgen_core.sim.task import TASKS
 
 REPO = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT = 320, 200
@@ -20,6 +22,8 @@ TIMEOUT_S = 45.0
 @pytest.mark.ros
 def test_sim_robot_and_scripted_teleop_close_the_loop(ros_env: dict[str, str], tmp_path: Path) -> None:
     import rclpy
+    from rclpy.parameter import Parameter
+    from rclpy.parameter_client import AsyncParameterClient
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from rosgraph_msgs.msg import Clock
     from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -28,8 +32,10 @@ def test_sim_robot_and_scripted_teleop_close_the_loop(ros_env: dict[str, str], t
 
     spec = load_embodiment("gr1")
     cam = spec.cameras["ego_view"]
-    got: dict[str, list] = {"joints": [], "clock": [], "image": [], "info": [], "task": [], "teleop": []}
-    sim_params = {"camera_width": WIDTH, "camera_height": HEIGHT, "seed": 2,
+    got: dict[str, list] = {"joints": [], "clock": [], "image": [], "info": [], "task": [], "teleop": [],
+                            "commands": []}
+    initial, second = TASKS[3], TASKS[1]
+    sim_params = {"camera_width": WIDTH, "camera_height": HEIGHT, "seed": 2, "instruction": initial.instruction,
                   "camera_info_file": str(REPO / "calibration" / "sim_gr1_ego_view.yaml"),
                   # The contract's safety_monitor is not part of this test: the sim obeys the teleop directly.
                   "command_topic": spec.ros.teleop_command.name}
@@ -44,6 +50,13 @@ def test_sim_robot_and_scripted_teleop_close_the_loop(ros_env: dict[str, str], t
         node.create_subscription(CameraInfo, cam.info_topic, got["info"].append, 10)
         node.create_subscription(String, "/sim/task", lambda m: got["task"].append(json.loads(m.data)), 10)
         node.create_subscription(String, "/teleop/state", lambda m: got["teleop"].append(m.data), 10)
+        node.create_subscription(JointState, spec.ros.teleop_command.name, got["commands"].append, 100)
+        params = AsyncParameterClient(node, "sim_robot")
+
+        def set_instruction(text: str):
+            future = params.set_parameters([Parameter("instruction", value=text)])
+            rclpy.spin_until_future_complete(node, future, timeout_sec=5.0)
+            return future.result().results[0]
         with open(log_path, "wb") as log, \
                 NodeProcess("dreamgen", "sim_robot", sim_params, env=ros_env, log=log), \
                 NodeProcess("dreamgen", "scripted_teleop", env=ros_env, log=log):
@@ -52,6 +65,10 @@ def test_sim_robot_and_scripted_teleop_close_the_loop(ros_env: dict[str, str], t
                                                        and got["teleop"] and got["teleop"][-1] == "done"):
                 rclpy.spin_once(node, timeout_sec=0.05)
             solved = list(got["task"]), list(got["teleop"])
+            # An instruction outside the family is refused; a known one is the task of the next reset.
+            assert params.wait_for_services(timeout_sec=5.0)
+            refused = set_instruction("Use the right hand to push the green cube onto the red target.")
+            accepted = set_instruction(second.instruction)
             # /sim/reset re-randomizes with the next seed and the teleop starts a new attempt.
             reset = node.create_client(Trigger, "/sim/reset")
             assert reset.wait_for_service(timeout_sec=5.0)
@@ -91,6 +108,20 @@ def test_sim_robot_and_scripted_teleop_close_the_loop(ros_env: dict[str, str], t
     tasks, phases = solved
     assert "running" in phases and phases[-1] == "done", log
     assert tasks[-1]["success"] and tasks[-1]["seed"] == 2, tasks[-1]
+    assert {t["instruction"] for t in tasks} == {initial.instruction}
+    assert not refused.successful and "green cube" in refused.reason and initial.instruction in refused.reason
+    assert accepted.successful
     assert future.result().success and future.result().message == "seed 3"
-    assert got["task"][-1]["seed"] == 3 and not got["task"][-1]["success"]
+    after = got["task"][-1]
+    assert after["seed"] == 3 and after["instruction"] == second.instruction and not after["success"]
     assert got["teleop"][-1] == "running", log
+
+    # The teleop streamed without a pause, and its first command after the reset starts from the
+    # robot's start pose, not from where the last episode left the arm.
+    stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in got["commands"]]
+    assert max(b - a for a, b in itertools.pairwise(stamps)) < 0.2, log
+    reset_at = next(t["time"] for t in got["task"] if t["seed"] == 3)
+    first_after = next(m for m, t in zip(got["commands"], stamps) if t > reset_at)
+    placed = spec.place(first_after.name, first_after.position).vector
+    for name, home in HOME.items():
+        assert placed[spec.slot(name)] == pytest.approx(home, abs=0.02), name

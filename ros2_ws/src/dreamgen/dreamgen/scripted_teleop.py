@@ -1,8 +1,12 @@
 """Scripted teleop: the sim task's expert streaming operator targets, as a VR/retargeting node would.
 
-It reads the sim's ground truth (/sim/task) and the measured joints, and publishes targets for every
-embodiment joint on the teleop topic at the control rate, on sim time. A real teleop node plugs in by
-publishing the same topic. A new attempt starts whenever the task's seed changes (after /sim/reset).
+It reads the sim's ground truth (/sim/task: the episode's instruction, its cube and target, the
+seed) and the measured joints, and publishes targets for every embodiment joint on the teleop topic
+at the control rate, on sim time. A real teleop node plugs in by publishing the same topic.
+
+A new attempt starts whenever the task's seed changes (after /sim/reset), from a joint state
+measured after that reset: until one arrives the teleop says nothing rather than command the
+previous episode's pose to a robot that is back at its start pose.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class ScriptedTeleop(DreamgenNode):
         self.expert = ScriptedExpert(self.spec)
         self.task: TaskState | None = None
         self.measured: np.ndarray | None = None
+        self.measured_at = -1.0  # sim time of the measured joint state
         self.targets: np.ndarray | None = None
         self.names = list(self.spec.joint_names)
         self.command_pub = self.create_publisher(JointState, self.spec.ros.teleop_command.name, 10)
@@ -38,24 +43,35 @@ class ScriptedTeleop(DreamgenNode):
 
     def on_task(self, msg: String) -> None:
         self.task = TaskState.from_json(msg.data)
+        if self.task.seed != self.expert.seed:
+            self.targets = None  # the scene was reset: the last attempt's targets are stale
 
     def on_joint_state(self, msg: JointState) -> None:
         placed = self.spec.place(msg.name, msg.position)
         if not placed.missing:
             self.measured = placed.vector
+            self.measured_at = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
 
     def tick(self) -> None:
         now = self.get_clock().now()
-        if self.task is not None and self.measured is not None and self.expert.seed != self.task.seed:
-            self.expert.start(self.task, self.measured, now.nanoseconds * 1e-9)
-            self.get_logger().info(f"attempt on seed {self.task.seed}: {self.task.instruction}")
-        if self.expert.phase is Phase.RUNNING:
-            self.targets = self.expert.act(now.nanoseconds * 1e-9)
+        t = now.nanoseconds * 1e-9
+        if self.task is not None and self.task.seed != self.expert.seed:
+            self.start_attempt(self.task, t)
+        elif self.expert.phase is Phase.RUNNING:
+            self.targets = self.expert.act(t)
         if self.targets is not None:  # once done, keep holding the last targets
             msg = JointState(name=self.names, position=self.targets.tolist())
             msg.header.stamp = now.to_msg()
             self.command_pub.publish(msg)
         self.state_pub.publish(String(data=self.expert.phase.value))
+
+    def start_attempt(self, task: TaskState, t: float) -> None:
+        """Start on `task` once a joint state measured after the reset that made it is in."""
+        if self.measured is None or self.measured_at <= task.time:
+            return
+        self.expert.start(task, self.measured, t)
+        self.targets = self.expert.act(t)
+        self.get_logger().info(f"attempt on seed {task.seed}: {task.instruction}")
 
 
 main = main_for(ScriptedTeleop)

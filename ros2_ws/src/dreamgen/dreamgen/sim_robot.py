@@ -1,10 +1,16 @@
 """The simulated GR1 on the robot's ROS contract, running on simulation time that it publishes on /clock.
 
-Physics advances in sim time at most `real_time_factor` times the wall clock; when rendering (or a
-busy machine) cannot keep up, sim time slows down instead of skipping, so every stamp (joint
-states, images, /clock) stays consistent with the physics that produced it. The node's own loop
+Physics advances in sim time at most `real_time_factor` times the wall clock (`RealTimePacer`);
+when rendering (or a busy machine) cannot keep up, sim time slows down instead of skipping or
+racing to catch up, so every stamp (joint states, images, /clock) stays consistent with the
+physics that produced it, and nodes on sim time keep their rates in it. The node's own loop
 runs on the steady clock, never on the /clock it publishes. Sim-only extras, not part of the robot
 contract: /sim/reset (next seed) and /sim/task (JSON ground truth for the scripted teleop and demo).
+
+The task of the next episode is the `instruction` parameter (one of the task family's; an unknown
+one is refused with the list of known ones). Set it through the parameter service, then call
+/sim/reset: the reset starts that task, and the /sim/task message it publishes carries the
+instruction with the new seed, so whoever follows the task cannot see one without the other.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import time
 from pathlib import Path
 
 from builtin_interfaces.msg import Time
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
+from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo as CameraInfoMsg
@@ -23,12 +31,14 @@ from std_srvs.srv import Trigger
 
 from dreamgen.node_runtime import DreamgenNode, main_for
 from dreamgen_core.calibration.camera_info import CameraInfo, load_camera_info
+from dreamgen_core.sim.pacing import RealTimePacer
 from dreamgen_core.sim.robot import SimRobot
+from dreamgen_core.sim.task import DEFAULT_TASK, UnknownInstruction, task_for
 
 TASK_TOPIC = "/sim/task"
 RESET_SERVICE = "/sim/reset"
 TASK_RATE_HZ = 10.0
-MAX_LAG_S = 0.05      # behind the wall clock by more than this: stop catching up, let sim time slow down
+MAX_LAG_S = 0.02      # behind the wall clock by more than this: drop the backlog, let sim time slow down
 TICK_S = 0.002        # wall period of the loop that advances the sim
 
 
@@ -52,14 +62,15 @@ class SimRobotNode(DreamgenNode):
         self.seed = int(self.declare_parameter("seed", 0).value)
         width = int(self.declare_parameter("camera_width", cam.width).value)
         height = int(self.declare_parameter("camera_height", cam.height).value)
-        self.rtf = float(self.declare_parameter("real_time_factor", 1.0).value)
-        if not 0.0 < self.rtf <= 1.0:
-            raise ValueError(f"real_time_factor must be in (0, 1], got {self.rtf}")
+        rtf = float(self.declare_parameter("real_time_factor", 1.0).value)
         rate_hz = float(self.declare_parameter("joint_state_rate_hz", 250.0).value)
         command_topic = str(self.declare_parameter("command_topic", self.spec.ros.robot_command.name).value)
         info_file = Path(str(self.declare_parameter("camera_info_file", "calibration/sim_gr1_ego_view.yaml").value))
 
-        self.robot = SimRobot(self.spec, self.seed)
+        task = task_for(str(self.declare_parameter("instruction", DEFAULT_TASK.instruction).value))
+        self.add_on_set_parameters_callback(self.on_parameters)
+
+        self.robot = SimRobot(self.spec, self.seed, task=task)
         self.camera = self.robot.renderer(width, height)
         self.info = camera_info_msg(load_camera_info(info_file).scaled(width, height), self.robot.camera_name)
         self.steps_per_state = max(1, round(1.0 / (rate_hz * self.robot.timestep)))
@@ -74,7 +85,7 @@ class SimRobotNode(DreamgenNode):
         self.task_pub = self.create_publisher(String, TASK_TOPIC, 10)
         self.create_subscription(JointState, command_topic, self.on_command, 10)
         self.create_service(Trigger, RESET_SERVICE, self.on_reset)
-        self.anchor_wall, self.anchor_sim = time.monotonic(), self.robot.time
+        self.pacer = RealTimePacer(rtf, MAX_LAG_S, time.monotonic(), self.robot.time)
         self.create_timer(TICK_S, self.tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.get_logger().info(f"sim GR1 seed {self.seed}, camera {width}x{height} at {cam.rate_hz:g} Hz, "
                                f"joint states at {1 / (self.steps_per_state * self.robot.timestep):g} Hz sim time, "
@@ -88,18 +99,27 @@ class SimRobotNode(DreamgenNode):
             self.get_logger().warning(f"ignoring non-finite targets for {list(result.nonfinite)}",
                                       throttle_duration_sec=5.0)
 
+    def on_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """Refuse an instruction outside the task family (it takes effect at the next reset)."""
+        for p in params:
+            if p.name == "instruction":
+                try:
+                    task_for(str(p.value))
+                except UnknownInstruction as exc:
+                    return SetParametersResult(successful=False, reason=str(exc))
+        return SetParametersResult(successful=True)
+
     def on_reset(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         self.seed += 1
-        self.robot.reset(self.seed)
+        self.robot.reset(self.seed, task_for(str(self.get_parameter("instruction").value)))
         self.publish_task()
         response.success, response.message = True, f"seed {self.seed}"
-        self.get_logger().info(f"reset to seed {self.seed}")
+        self.get_logger().info(f"reset to seed {self.seed}: {self.robot.task.instruction}")
         return response
 
     def tick(self) -> None:
         """Advance the sim towards where the wall clock says it should be, publishing as it goes."""
-        now = time.monotonic()
-        goal = self.anchor_sim + self.rtf * (now - self.anchor_wall)
+        goal = self.pacer.goal(time.monotonic(), self.robot.time)
         period = self.steps_per_state * self.robot.timestep
         while self.robot.time + period <= goal:
             self.robot.step(self.steps_per_state)
@@ -110,10 +130,6 @@ class SimRobotNode(DreamgenNode):
             if self.robot.time >= self.next_task:
                 self.next_task += 1.0 / TASK_RATE_HZ
                 self.publish_task()
-            if time.monotonic() - now > MAX_LAG_S:
-                break  # let the executor serve commands and services
-        if goal - self.robot.time > MAX_LAG_S:
-            self.anchor_wall, self.anchor_sim = time.monotonic(), self.robot.time
 
     def publish_state(self) -> None:
         t = stamp(self.robot.time)
