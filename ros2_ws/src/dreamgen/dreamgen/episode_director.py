@@ -1,9 +1,15 @@
 """A scripted operator for the simulated robot: records N episodes by calling the recorder's services.
 
 What a human does with `episode_keyboard`, automated for `make demo` and for collecting sim data:
-reset the scene, set the task's instruction, start the episode, wait for the scripted teleop to
+pick the episode's task, reset the scene, start the episode, wait for the scripted teleop to
 finish, stop it as a success or failure according to the simulator's own success check. Writes a
 JSON summary (`report`) and exits 0 when every episode was saved.
+
+Episode k's instruction is `instructions[k % len(instructions)]` (default: every task of the sim's
+family in turn). It is set as the `instruction` parameter of the sim (before the reset that starts
+the task) and of the recorder (before the start call that begins the episode), each through the
+node's parameter service, waiting for the node to accept it: no episode can start with the last
+one's instruction.
 """
 
 from __future__ import annotations
@@ -14,11 +20,17 @@ import time
 from pathlib import Path
 
 from rclpy.client import Client
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
 from dreamgen.node_runtime import DreamgenNode, main_for
+from dreamgen.sim_robot import RESET_SERVICE, TASK_TOPIC
 from dreamgen_core.atomic import write_text_atomic
+from dreamgen_core.sim.task import TASKS, task_for
+
+SIM_NODE = "sim_robot"
 
 
 class EpisodeDirector(DreamgenNode):
@@ -28,13 +40,18 @@ class EpisodeDirector(DreamgenNode):
         self.timeout_s = float(self.declare_parameter("episode_timeout_s", 60.0).value)
         self.report_path = str(self.declare_parameter("report", "").value)
         recorder = str(self.declare_parameter("recorder", "episode_recorder").value)
-        self.reset = self.create_client(Trigger, "/sim/reset")
+        self.instructions = [str(i) for i in self.declare_parameter(
+            "instructions", [t.instruction for t in TASKS]).value]
+        for instruction in self.instructions:
+            task_for(instruction)  # an unknown one fails here, with the list of known ones
+        self.reset = self.create_client(Trigger, RESET_SERVICE)
         self.start = self.create_client(Trigger, f"/{recorder}/start")
         self.stop = self.create_client(SetBool, f"/{recorder}/stop")
-        self.instruction = self.create_publisher(String, f"/{recorder}/instruction", 10)
+        self.sim_params = AsyncParameterClient(self, SIM_NODE)
+        self.recorder_params = AsyncParameterClient(self, recorder)
         self.task: dict = {}
         self.teleop_state = ""
-        self.create_subscription(String, "/sim/task", self.on_task, 10)
+        self.create_subscription(String, TASK_TOPIC, self.on_task, 10)
         self.create_subscription(String, "/teleop/state", lambda m: setattr(self, "teleop_state", m.data), 10)
         threading.Thread(target=self.direct, daemon=True).start()
 
@@ -47,6 +64,9 @@ class EpisodeDirector(DreamgenNode):
             for client in (self.reset, self.start, self.stop):
                 if not client.wait_for_service(timeout_sec=60.0):
                     raise RuntimeError(f"service {client.srv_name} did not appear")
+            for params, node in ((self.sim_params, SIM_NODE), (self.recorder_params, "the recorder")):
+                if not params.wait_for_services(timeout_sec=60.0):
+                    raise RuntimeError(f"the parameter services of {node} did not appear")
             for index in range(self.episodes):
                 results.append(self.record_one(index))
             code = 0 if all(r["saved"] for r in results) else 1
@@ -59,17 +79,18 @@ class EpisodeDirector(DreamgenNode):
         self.finish(code)
 
     def record_one(self, index: int) -> dict:
+        instruction = self.instructions[index % len(self.instructions)]
+        self.set_instruction(self.sim_params, instruction)
         seed_before = self.task.get("seed")
         self.call(self.reset, Trigger.Request())
         self.wait_for(lambda: self.task.get("seed") not in (None, seed_before), "a new task after /sim/reset")
-        self.wait_for(lambda: self.instruction.get_subscription_count() > 0, "the recorder's instruction topic")
+        self.set_instruction(self.recorder_params, instruction)
         deadline = time.monotonic() + 30.0
-        while True:  # the start gate refuses while a required topic is stale (e.g. right after a reset)
-            self.instruction.publish(String(data=self.task["instruction"]))
-            time.sleep(0.3)  # let the recorder take the instruction before it starts
+        while True:  # the start gate refuses while a required topic is stale
             started = self.call(self.start, Trigger.Request())
             if started.success or time.monotonic() > deadline:
                 break
+            time.sleep(0.2)
         if not started.success:
             raise RuntimeError(f"episode {index}: recorder refused to start: {started.message}")
         self.wait_for(lambda: self.teleop_state == "running", "the teleop to start")
@@ -79,6 +100,14 @@ class EpisodeDirector(DreamgenNode):
         self.get_logger().info(f"episode {index}: {'success' if success else 'failure'}: {stopped.message}")
         return {"episode": index, "instruction": self.task["instruction"], "seed": self.task["seed"],
                 "success": success, "saved": stopped.success, "message": stopped.message}
+
+    def set_instruction(self, params: AsyncParameterClient, instruction: str) -> None:
+        """Set a node's `instruction` parameter and wait until the node has accepted it."""
+        future = params.set_parameters([Parameter("instruction", value=instruction)])
+        self.wait_for(future.done, f"{params.remote_node_name} to take the instruction", 30.0)
+        result = future.result().results[0]
+        if not result.successful:
+            raise RuntimeError(f"{params.remote_node_name} refused instruction {instruction!r}: {result.reason}")
 
     def call(self, client: Client, request):
         future = client.call_async(request)

@@ -3,6 +3,10 @@
 `ros2 run dreamgen episode_keyboard` in a terminal beside the collect stack. On a terminal, keys
 act at once; with piped input (scripts, tests) each line is one key, and the line after `i` is the
 new instruction. Recorder state changes are printed as they happen.
+
+A new instruction becomes the recorder's `instruction` parameter through its parameter service;
+keys typed after it wait for the recorder to accept it, so a start right after an instruction
+always records that instruction.
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ import termios
 import threading
 import tty
 
+from rcl_interfaces.srv import SetParameters
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
+from rclpy.task import Future
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
@@ -28,12 +36,13 @@ class EpisodeKeyboard(DreamgenNode):
         self.start_client = self.create_client(Trigger, f"/{recorder}/start")
         self.stop_client = self.create_client(SetBool, f"/{recorder}/stop")
         self.discard_client = self.create_client(Trigger, f"/{recorder}/discard")
-        self.instruction = self.create_publisher(String, f"/{recorder}/instruction", 10)
+        self.recorder_params = AsyncParameterClient(self, recorder)
         self.create_subscription(String, f"/{recorder}/status", self.on_status, 10)
         self.last_state: str | None = None
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.awaiting_instruction = False
         self.pending_instruction: str | None = None
+        self.instruction_reply: Future | None = None
         threading.Thread(target=self.read_input, daemon=True).start()
         self.create_timer(0.05, self.handle_input)
         print(help_text(), flush=True)
@@ -64,12 +73,7 @@ class EpisodeKeyboard(DreamgenNode):
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
     def handle_input(self) -> None:
-        # Sent once the recorder listens: a message published before discovery is lost.
-        if self.pending_instruction is not None and self.instruction.get_subscription_count() > 0:
-            self.instruction.publish(String(data=self.pending_instruction))
-            print(f"instruction set: {self.pending_instruction!r}", flush=True)
-            self.pending_instruction = None
-        while not self.lines.empty():
+        while self.instruction_delivered() and not self.lines.empty():
             line = self.lines.get()
             if line is None:
                 self.finish(0)
@@ -79,6 +83,24 @@ class EpisodeKeyboard(DreamgenNode):
                 self.pending_instruction = line
             elif line.strip():
                 self.act(action_for(line.strip()[0]), line)
+
+    def instruction_delivered(self) -> bool:
+        """Move a typed instruction towards the recorder; True once none is outstanding."""
+        if self.pending_instruction is None:
+            return True
+        if self.instruction_reply is None:
+            if self.recorder_params.services_are_ready():  # not yet discovered: try again next tick
+                self.instruction_reply = self.recorder_params.set_parameters(
+                    [Parameter("instruction", value=self.pending_instruction)])
+            return False
+        if not self.instruction_reply.done():
+            return False
+        reply: SetParameters.Response = self.instruction_reply.result()
+        result = reply.results[0]
+        print(f"instruction set: {self.pending_instruction!r}" if result.successful
+              else f"instruction refused: {result.reason}", flush=True)
+        self.pending_instruction, self.instruction_reply = None, None
+        return True
 
     def act(self, action: EpisodeAction | None, key: str) -> None:
         if action is EpisodeAction.START:
