@@ -112,7 +112,7 @@ CASES = [
      "non-monotonic header stamps on /joint_states"),
     ("clock jump", lambda b, d: rewrite(b, d, stamps_mover(lambda k: 5.0 if k > 300 else 0.0)),
      "clock jump on /joint_states"),
-    ("teleop gap", lambda b, d: rewrite(b, d, teleop_silent(b)), "gap: no /teleop/joint_command sample within 500 ms"),
+    ("teleop gap", lambda b, d: rewrite(b, d, teleop_silent(b)), "gap: no /teleop/joint_command sample within 250 ms"),
 ]
 
 
