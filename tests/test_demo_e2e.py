@@ -23,9 +23,14 @@ def test_demo_runs_the_loop_and_says_where_everything_is(cli: Path, ros_env: dic
         assert str(out / where) in result.stdout or str((out / where).resolve()) in result.stdout, where
     collected = json.loads((out / "collect.json").read_text())
     assert len(collected) == 2 and all(c["saved"] for c in collected)
+    assert len({c["instruction"] for c in collected}) == 2  # two tasks of the sim's family
+    assert "2 episode bags of 2 tasks" in result.stdout
     bags = [p for p in (out / "episodes").iterdir() if (p / "metadata.yaml").is_file()]
     assert len(bags) == 2
     assert validate(out / "dataset") == []
+    # Every episode converts unless QA flagged it (a loaded machine can); none is rejected (a gap).
+    assert "rejected:" not in result.stdout
     converted = json.loads((out / "dataset" / "meta" / "info.json").read_text())["total_episodes"]
+    assert converted == 2 - result.stdout.count("skipped: ") >= 1
     rows = list(csv.DictReader((out / "wm_clips" / "metadata.csv").open()))
-    assert converted >= 1 and len(rows) == converted - result.stdout.count("clip of episode")
+    assert len(rows) == converted - result.stdout.count("clip of episode")

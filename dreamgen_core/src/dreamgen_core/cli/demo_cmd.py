@@ -32,7 +32,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--embodiment", default="gr1", help="spec name or YAML path (default: gr1)")
     parser.add_argument("--out", type=Path, default=Path("demo_output"), help="output directory (default: demo_output)")
     parser.add_argument("--check-seconds", type=float, default=3.0, help="how long to check the joint stream")
-    parser.add_argument("--episodes", type=int, default=2, help="episodes to record in simulation (default: 2)")
+    parser.add_argument("--episodes", type=int, default=2,
+                        help="episodes to record in simulation, one task after another (default: 2)")
     parser.add_argument("--camera", default="640x400", help="simulated head camera WxH (default: 640x400)")
     parser.set_defaults(run=run)
 
@@ -85,7 +86,7 @@ def check_graph(args: argparse.Namespace) -> bool:
 
 def collect(args: argparse.Namespace) -> list[Path]:
     """Record episodes with the collect stack (as `dreamgen-stack collect --sim`) and a scripted operator."""
-    step(3, f"collect: {args.episodes} episodes on the simulated GR1 "
+    step(3, f"collect: {args.episodes} episodes on the simulated GR1, each task of its family in turn "
             "(sim_robot, scripted_teleop -> safety_monitor -> /gr1/joint_command, episode_recorder)")
     share = find_share("dreamgen", os.environ)
     width, height = (int(v) for v in args.camera.lower().split("x"))
@@ -105,12 +106,15 @@ def collect(args: argparse.Namespace) -> list[Path]:
         print(f"collect failed: {name} exited with {code}; see {logs / (name + '.log')}")
         return []
     bags = sorted(p for p in episodes_dir.iterdir() if (p / "metadata.yaml").is_file())
+    instructions = set()
     for bag in bags:
         info = read_info(bag)
         meta = info.custom_data
+        instructions.add(meta.get("instruction"))
         print(f"  {bag.name}: {meta.get('outcome')}, QA {meta.get('qa_verdict')}, {info.duration_s:.1f} s, "
               f"{sum(t.count for t in info.topics)} messages  \"{meta.get('instruction')}\"")
-    print(f"-> episode bags (rosbag2 MCAP): {episodes_dir}   node logs: {logs}")
+    print(f"-> {len(bags)} episode bags of {len(instructions)} tasks (rosbag2 MCAP): {episodes_dir}   "
+          f"node logs: {logs}")
     return bags
 
 
