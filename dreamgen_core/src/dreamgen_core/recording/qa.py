@@ -36,7 +36,7 @@ from dreamgen_core.recording.metadata import Verdict
 NS = 1_000_000_000
 MIN_RATE_WINDOW_NS = NS  # a rate over less than a second says more about start-up than about the topic
 MIN_INTERVALS = 10       # fewer stamp intervals say nothing reliable about a topic's period
-HOLE_CONTEXT = 5         # messages around a hole that absorb a neighbour's jitter
+HOLE_CONTEXT_NS = NS // 2  # stamps around a hole that absorb jitter and a publisher catching up
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,9 @@ def estimate_holes(intervals: np.ndarray, ends: np.ndarray, expected_hz: float, 
     the mean; a slower publisher than expected is then counted short of what was expected).
 
     An interval of about k periods is a candidate hole of k - 1 messages. It is measured over a
-    window of HOLE_CONTEXT messages before it and k + HOLE_CONTEXT after it: periods spanned minus
-    messages received. So a late message beside an early one, or a publisher that sends what it
-    owes back to back after a stall, counts nothing; a hole that nothing refills counts in full.
+    window of HOLE_CONTEXT_NS of messages on each side: periods spanned minus messages received. So
+    a late message beside an early one, or a publisher that sends what it owes (back to back or a
+    little faster than its rate) after a stall, counts nothing; a hole nothing refills counts in full.
     """
     if len(intervals) < MIN_INTERVALS:
         return Holes()
@@ -69,11 +69,12 @@ def estimate_holes(intervals: np.ndarray, ends: np.ndarray, expected_hz: float, 
         return Holes()
     stamps = np.concatenate(([0], np.cumsum(intervals)))
     slots = np.floor(intervals / period + 0.5).astype(np.int64)
+    context = max(1, round(HOLE_CONTEXT_NS / period))
     missing = covered = 0
     for i in np.flatnonzero(slots >= 2).tolist():
         if i < covered:
             continue  # inside the window of the previous hole, counted there
-        lo, hi = max(covered, i - HOLE_CONTEXT), min(len(intervals), i + 1 + int(slots[i]) + HOLE_CONTEXT)
+        lo, hi = max(covered, i - context), min(len(intervals), i + 1 + context)
         missing += max(0, int(np.floor((stamps[hi] - stamps[lo]) / period + 0.5)) - (hi - lo))
         covered = hi
     largest = int(np.argmax(intervals))

@@ -24,6 +24,7 @@ from ament_index_python.packages import get_package_share_directory
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
+from rclpy.experimental import EventsExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
@@ -166,4 +167,4 @@ class EpisodeRecorderNode(DreamgenNode):
         self.log_closed()
 
 
-main = main_for(EpisodeRecorderNode)
+main = main_for(EpisodeRecorderNode, EventsExecutor)

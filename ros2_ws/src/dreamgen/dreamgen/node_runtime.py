@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
@@ -46,11 +46,12 @@ class DreamgenNode(Node):
         """Release resources; called once after the spin ends, for any reason."""
 
 
-def run_node(factory: Callable[[], DreamgenNode], args: list[str] | None = None) -> int:
+def run_node(factory: Callable[[], DreamgenNode], args: list[str] | None = None,
+             executor_type: Callable[[], Executor] = SingleThreadedExecutor) -> int:
     stop = stop_request()
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node: DreamgenNode | None = None
-    executor = SingleThreadedExecutor()
+    executor = executor_type()
     try:
         if not stop.requested:
             node = factory()
@@ -71,10 +72,12 @@ def run_node(factory: Callable[[], DreamgenNode], args: list[str] | None = None)
     return 0 if node is None or node.exit_code is None else node.exit_code
 
 
-def main_for(factory: Callable[[], DreamgenNode]) -> Callable[[], None]:
-    """A console-script entry point that runs `factory`'s node and exits with its code."""
+def main_for(factory: Callable[[], DreamgenNode],
+             executor_type: Callable[[], Executor] = SingleThreadedExecutor) -> Callable[[], None]:
+    """A console-script entry point that runs `factory`'s node (spun by `executor_type`) and exits
+    with its code."""
     def main() -> None:
-        code = run_node(factory, sys.argv)
+        code = run_node(factory, sys.argv, executor_type)
         stop_request().ignore_further()
         sys.exit(code)
     return main
