@@ -10,6 +10,8 @@ drivers that only publish best effort), with KEEP_ALL history. DDS acknowledges 
 in the reader's history, whatever our executor is doing; a KEEP_LAST history overwrites samples the
 executor has not taken yet when a 2.6 MB image write or another process delays it, and that loss
 is silent. KEEP_ALL never overwrites: a full history pushes back on the reliable writer instead.
+The node spins on rclpy's C++ EventsExecutor: half the CPU per message of the default executor, so
+the recorder keeps up on a busy robot computer (benchmarks/recorder_load.py).
 """
 
 from __future__ import annotations
