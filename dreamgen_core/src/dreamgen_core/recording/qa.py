@@ -57,14 +57,16 @@ def estimate_holes(intervals: np.ndarray, ends: np.ndarray, expected_hz: float, 
 
     An interval of about k periods is a candidate hole of k - 1 messages. It is measured over a
     window of HOLE_CONTEXT_NS of messages on each side: periods spanned minus messages received. So
-    a late message beside an early one, or a publisher that sends what it owes (back to back or a
-    little faster than its rate) after a stall, counts nothing; a hole nothing refills counts in full.
+    a late message beside an early one, or a publisher that sends what it owes back to back after a
+    stall, counts nothing; a hole nothing refills counts in full. At the expected period the whole
+    episode is counted the same way too, and the smaller count wins: a publisher that catches up
+    slowly, over more than a window, has lost nothing overall.
     """
     if len(intervals) < MIN_INTERVALS:
         return Holes()
-    period = float(np.mean(intervals))
-    if expected_hz > 0:
-        period = min(period, NS / expected_hz)
+    mean = float(np.mean(intervals))
+    expected = NS / expected_hz if expected_hz > 0 else mean
+    period = min(mean, expected)
     if period <= 0:
         return Holes()
     stamps = np.concatenate(([0], np.cumsum(intervals)))
@@ -75,10 +77,17 @@ def estimate_holes(intervals: np.ndarray, ends: np.ndarray, expected_hz: float, 
         if i < covered:
             continue  # inside the window of the previous hole, counted there
         lo, hi = max(covered, i - context), min(len(intervals), i + 1 + context)
-        missing += max(0, int(np.floor((stamps[hi] - stamps[lo]) / period + 0.5)) - (hi - lo))
+        missing += _missing(stamps[hi] - stamps[lo], hi - lo, period)
         covered = hi
+    if period == expected:
+        missing = min(missing, _missing(stamps[-1], len(intervals), period))
     largest = int(np.argmax(intervals))
     return Holes(max(0, missing - out_of_order), int(intervals[largest]), int(ends[largest]))
+
+
+def _missing(span_ns: float, intervals: int, period_ns: float) -> int:
+    """Messages missing from `intervals` consecutive stamp intervals spanning `span_ns`."""
+    return max(0, int(np.floor(span_ns / period_ns + 0.5)) - intervals)
 
 
 @dataclass
