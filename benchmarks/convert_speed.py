@@ -2,14 +2,16 @@
 
 Builds `--episodes` episode bags (1280x800 rgb8 camera at 30 Hz rendered by the simulated GR1,
 44-joint states at 200 Hz, teleop commands at 20 Hz) with the recorder's bag writer, then times,
-side by side on the same bags and in one run:
-  ours      convert_bags (parallel readers + one encoder)                       -> frames/s
+side by side on the same bags and in one run, for two dataset configurations — `ego_view` alone
+(the 256x256 model view) and `ego_view + raw` (the raw camera key written too, at 1280x800):
+  ours      convert_bags (episodes in parallel worker processes)               -> frames/s
   baseline  a straightforward converter: one rosbags read loop, per dataset frame
-            decode the latest image, crop/pad/resize, encode                     -> frames/s
-  encode    the h264 encode alone of the same 256x256 frames                     -> frames/s
+            decode the latest image, GR00T's recipe as written (crop, resize, pad,
+            resize the padded image), encode every video                       -> frames/s
+  encode    the h264 encode alone of the same output frames, one process       -> frames/s
 and prints ours/baseline and ours/encode. No ROS process is started.
 
-    .venv/bin/python benchmarks/convert_speed.py [--episodes 10] [--seconds 4] [--workers 2]
+    .venv/bin/python benchmarks/convert_speed.py [--episodes 10] [--seconds 4] [--workers N]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import shutil
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +28,11 @@ from rosbags.highlevel import AnyReader
 
 from dreamgen_core.bag import BagWriter, TopicInfo
 from dreamgen_core.bag.schema import typestore
-from dreamgen_core.convert import ConvertConfig, convert_bags
+from dreamgen_core.convert import ConvertConfig, convert_bags, default_workers
+from dreamgen_core.dataset.videos import transform, video_features
 from dreamgen_core.embodiment import load_embodiment
 from dreamgen_core.sim import robot as sim_robot
-from dreamgen_core.video import EncoderConfig, ModelViewTransform, VideoWriter
+from dreamgen_core.video import EncoderConfig, ModelViewTransform, VideoWriter, resize
 
 NS = 1_000_000_000
 TOPICS = [TopicInfo("/joint_states", "sensor_msgs/msg/JointState"),
@@ -75,11 +79,21 @@ def write_bag(path: Path, frames: list[np.ndarray], seconds: float, spec) -> Non
     writer.close(custom)
 
 
-def baseline(bag: Path, out: Path, spec) -> int:
-    """The straightforward converter: one loop, decode/resize/encode each dataset frame as it comes."""
+def plain_model_view(view: ModelViewTransform, frame: np.ndarray) -> np.ndarray:
+    """The model-view recipe step by step, padding bands included (ours resizes only the crop)."""
+    r0, r1, c0, c1 = view.crop_box(*frame.shape[:2])
+    middle = resize(frame[r0:r1, c0:c1], view.resize_hw)
+    return resize(np.pad(middle, ((view.pad_rows, view.pad_rows), (0, 0), (0, 0))), view.size_hw)
+
+
+def baseline(bag: Path, out: Path, spec, raw_size) -> int:
+    """The straightforward converter: one loop, decode/transform/encode each dataset frame as it comes."""
+    features = video_features(spec, raw_size)
     view = ModelViewTransform.for_camera(spec.cameras["ego_view"])
+    steps = [transform(spec, f) if f.raw else partial(plain_model_view, view) for f in features]
     fps, frames, latest_image, next_t = spec.rates.dataset_fps, 0, None, None
-    with AnyReader([bag]) as reader, VideoWriter(out, fps, (256, 256), EncoderConfig()) as video:
+    videos = [VideoWriter(out.with_suffix(f".{k}.mp4"), fps, f.size_hw, EncoderConfig()) for k, f in enumerate(features)]
+    with AnyReader([bag]) as reader:
         for conn, _, raw in reader.messages():
             msg = reader.deserialize(raw, conn.msgtype)
             t = msg.header.stamp.sec * NS + msg.header.stamp.nanosec
@@ -88,17 +102,51 @@ def baseline(bag: Path, out: Path, spec) -> int:
             next_t = t if next_t is None else next_t
             while latest_image is not None and t >= next_t:
                 image = np.asarray(latest_image.data).reshape(800, 1280, 3)
-                video.write(view(image))
+                for video, step in zip(videos, steps):
+                    video.write(step(image))
                 frames += 1
                 next_t += int(NS / fps)
+    for video in videos:
+        video.close()
     return frames
+
+
+def compare(name: str, bags: list[Path], frames: list[np.ndarray], work: Path, spec, raw_size, workers: int) -> None:
+    t = time.perf_counter()
+    results = convert_bags(bags, work / f"dataset_{name}", spec, ConvertConfig(raw_size=raw_size), workers=workers,
+                           progress=False)
+    ours_s = time.perf_counter() - t
+    ours_frames = sum(r.frames for r in results)
+    assert all(r.status == "converted" for r in results), [r.message for r in results]
+
+    t = time.perf_counter()
+    base_frames = sum(baseline(bag, work / f"baseline_{name}_{k}", spec, raw_size) for k, bag in enumerate(bags))
+    base_s = time.perf_counter() - t
+
+    features = video_features(spec, raw_size)
+    outputs = [[transform(spec, f)(frame) for frame in frames] for f in features]
+    t = time.perf_counter()
+    for k, (feature, small) in enumerate(zip(features, outputs)):
+        with VideoWriter(work / f"encode_only_{name}_{k}.mp4", spec.rates.dataset_fps, feature.size_hw,
+                         EncoderConfig()) as video:
+            for i in range(ours_frames):
+                video.write(small[i % len(small)])
+    encode_s = time.perf_counter() - t
+    ours, base, enc = ours_frames / ours_s, base_frames / base_s, ours_frames / encode_s
+    print(f"[{name}]")
+    print(f"ours      dreamgen convert, {workers} workers: {ours_frames} frames in {ours_s:.2f} s = {ours:.0f} frames/s")
+    print(f"baseline  one loop, decode/transform/encode per frame: {base_frames} frames in {base_s:.2f} s = "
+          f"{base:.0f} frames/s")
+    print(f"encode    h264 encode alone, one process: {ours_frames} frames in {encode_s:.2f} s = {enc:.0f} frames/s")
+    print(f"ratio ours/baseline = {ours / base:.2f}x   ours/encode-only = {ours / enc:.2f}x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each episode")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="convert's worker processes (default: its own default, one per core)")
     args = parser.parse_args()
     spec = load_embodiment("gr1")
     work = Path(tempfile.mkdtemp(prefix="convert_bench_"))
@@ -110,31 +158,10 @@ def main() -> None:
             bags.append(work / "bags" / f"episode_{k:02d}")
             write_bag(bags[-1], frames, args.seconds, spec)
         print(f"built {len(bags)} bags of {args.seconds:g} s at 1280x800 in {time.perf_counter() - t:.1f} s")
-
-        t = time.perf_counter()
-        results = convert_bags(bags, work / "dataset", spec, ConvertConfig(), workers=args.workers, progress=False)
-        ours_s = time.perf_counter() - t
-        ours_frames = sum(r.frames for r in results)
-        assert all(r.status == "converted" for r in results), [r.message for r in results]
-
-        t = time.perf_counter()
-        base_frames = sum(baseline(bag, work / f"baseline_{k}.mp4", spec) for k, bag in enumerate(bags))
-        base_s = time.perf_counter() - t
-
-        view = ModelViewTransform.for_camera(spec.cameras["ego_view"])
-        small = [view(f) for f in frames]
-        t = time.perf_counter()
-        with VideoWriter(work / "encode_only.mp4", spec.rates.dataset_fps, (256, 256), EncoderConfig()) as video:
-            for k in range(ours_frames):
-                video.write(small[k % len(small)])
-        encode_s = time.perf_counter() - t
+        compare("ego_view", bags, frames, work, spec, None, args.workers)
+        compare("ego_view + raw 1280x800", bags, frames, work, spec, "native", args.workers)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    ours, base, enc = ours_frames / ours_s, base_frames / base_s, ours_frames / encode_s
-    print(f"ours      dreamgen convert, {args.workers} workers: {ours_frames} frames in {ours_s:.2f} s = {ours:.0f} frames/s")
-    print(f"baseline  one loop, decode/resize/encode per frame: {base_frames} frames in {base_s:.2f} s = {base:.0f} frames/s")
-    print(f"encode    h264 encode alone, 256x256: {ours_frames} frames in {encode_s:.2f} s = {enc:.0f} frames/s")
-    print(f"ratio ours/baseline = {ours / base:.2f}x   ours/encode-only = {ours / enc:.2f}x")
 
 
 if __name__ == "__main__":

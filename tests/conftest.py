@@ -51,10 +51,11 @@ def cli() -> Path:
 @pytest.fixture(scope="session")
 def ci_convert_config():
     """Conversion settings for episodes recorded in CI: QA may flag an episode recorded on a loaded
-    machine; tests of the conversion itself accept it. Tolerances are the defaults."""
+    machine; tests of the conversion itself accept it. Tolerances are the defaults. The sim camera
+    renders 320x200 here, so that is the raw video's size (it is never upscaled)."""
     from dreamgen_core.convert import ConvertConfig
 
-    return ConvertConfig(include_flagged=True)
+    return ConvertConfig(include_flagged=True, raw_size=(200, 320))
 
 
 @pytest.fixture(scope="session")

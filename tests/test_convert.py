@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -12,9 +13,9 @@ import pytest
 from rosbags.highlevel import AnyReader
 
 from dreamgen_core.convert import convert_bags
-from dreamgen_core.dataset import validate
+from dreamgen_core.dataset import ClipConfig, export_clips, validate
 from dreamgen_core.embodiment import load_embodiment
-from dreamgen_core.video import ModelViewTransform
+from dreamgen_core.video import ModelViewTransform, decode_video
 
 pytestmark = pytest.mark.ros  # the input bags are recorded by the collect stack
 
@@ -40,7 +41,10 @@ def test_converts_every_bag_and_validates(dataset) -> None:
     assert validate(root) == []
     info = json.loads((root / "meta" / "info.json").read_text())
     assert info["codebase_version"] == "v2.0" and info["total_episodes"] == 2 and info["fps"] == 20
-    assert json.loads((root / "meta" / "modality.json").read_text()) == load_embodiment("gr1").modality()
+    assert json.loads((root / "meta" / "modality.json").read_text()) == load_embodiment("gr1").modality() | {
+        "video": {"ego_view": {"original_key": "observation.images.ego_view"},
+                  "egoview": {"original_key": "observation.images.egoview"}}}
+    assert info["features"]["observation.images.egoview"]["shape"] == [200, 320, 3]  # the sim camera's size
     provenance = json.loads((root / "meta" / "provenance.json").read_text())
     assert {p["source_bag"] for p in provenance["episodes"]} == {str(b.resolve()) for b in bags}
     assert all(p["origin"] == "real" for p in provenance["episodes"])
@@ -89,10 +93,13 @@ def test_each_row_holds_the_latest_sample_at_or_before_its_frame_time(dataset) -
                 np.testing.assert_allclose(row, vectors[k].astype(np.float32))
 
 
-def test_video_frame_is_the_model_view_of_the_chosen_camera_frame(dataset) -> None:
+@pytest.mark.parametrize("key", ["observation.images.ego_view", "observation.images.egoview"])
+def test_video_frame_is_the_chosen_camera_frame(dataset, key: str) -> None:
+    """ego_view: the model view of the camera frame chosen for the row; egoview: that frame as recorded."""
     root, _, results = dataset
     spec = load_embodiment("gr1")
-    view = ModelViewTransform.for_camera(spec.cameras["ego_view"])
+    model_view = ModelViewTransform.for_camera(spec.cameras["ego_view"])
+    view = model_view if key.endswith("ego_view") else (lambda frame: frame)
     result = results[0]
     table = episode_table(root, result.episode_index)
     row = len(table["timestamp"]) // 2
@@ -104,7 +111,7 @@ def test_video_frame_is_the_model_view_of_the_chosen_camera_frame(dataset) -> No
             if msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec == wanted:
                 native = np.asarray(msg.data).reshape(msg.height, msg.width, 3)
                 break
-    video = root / "videos" / "chunk-000" / "observation.images.ego_view" / f"episode_{result.episode_index:06d}.mp4"
+    video = root / "videos" / "chunk-000" / key / f"episode_{result.episode_index:06d}.mp4"
     with av.open(str(video)) as container:
         decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)][row]
     error = np.mean((decoded.astype(float) - view(native).astype(float)) ** 2)
@@ -130,3 +137,33 @@ def test_converting_the_same_bags_again_adds_nothing(dataset, ci_convert_config)
     again = convert_bags(bags, root, load_embodiment("gr1"), ci_convert_config, progress=False)
     assert [r.status for r in again] == ["duplicate", "duplicate"]
     assert (root / "meta" / "info.json").read_text() == before
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_the_dataset_is_the_same_whatever_the_worker_count(dataset, ci_convert_config, tmp_path: Path) -> None:
+    """Episodes are converted in parallel but written in input order: byte-identical datasets."""
+    root, bags, _ = dataset
+    serial = tmp_path / "serial"
+    results = convert_bags(list(reversed(bags)), serial, load_embodiment("gr1"), ci_convert_config, workers=1,
+                           progress=False)
+    assert [r.bag for r in results] == list(reversed(bags))  # episode order = input order
+    parallel = tmp_path / "parallel"
+    convert_bags(list(reversed(bags)), parallel, load_embodiment("gr1"), ci_convert_config, workers=3, progress=False)
+    assert tree_digest(serial) == tree_digest(parallel)
+    assert tree_digest(root) != tree_digest(serial)  # the same bags in another order: another dataset
+
+
+def test_clips_from_the_raw_camera_have_no_bars(dataset, tmp_path: Path) -> None:
+    """Acceptance: a clip frame has camera content in its top and bottom rows; the model view has black bands."""
+    root, _, _ = dataset
+    report = export_clips(root, tmp_path / "clips", ClipConfig(size_hw=(180, 320), min_frames=16))
+    assert report.written and report.framing.crop == (10, 190, 0, 320)
+    clip = decode_video(tmp_path / "clips" / "videos" / f"{report.written[0][0]}.mp4").frames
+    ego_view = decode_video(root / "videos" / "chunk-000" / "observation.images.ego_view" / "episode_000000.mp4").frames
+    assert ego_view[:, :40].mean() < 1 and ego_view[:, -40:].mean() < 1  # black, but for h264 ringing
+    for row in (clip[:, 0], clip[:, -1]):
+        assert row.mean() > 20, "a clip's edge rows must show the scene, not a bar"

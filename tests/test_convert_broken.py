@@ -78,6 +78,46 @@ def camera_as_string(topic: str, msg: Any, k: int):
     return keep(topic, msg, k)
 
 
+def on_nth(topic: str, n: int, change: Callable[[Any], None], every_after: bool = False) -> Transform:
+    """Apply `change` to the n-th message of `topic` (or to it and every later one)."""
+    seen = [0]
+
+    def transform(t: str, msg: Any, k: int):
+        if t == topic:
+            if seen[0] == n or (every_after and seen[0] > n):
+                change(msg)
+            seen[0] += 1
+        return keep(t, msg, k)
+    return transform
+
+
+def nan_position(msg: Any) -> None:
+    msg.position = msg.position.copy()
+    msg.position[3] = float("nan")
+
+
+def short_buffer(msg: Any) -> None:
+    msg.data = msg.data[: len(msg.data) // 2]
+
+
+def half_resolution(msg: Any) -> None:
+    msg.data = msg.data.reshape(msg.height, msg.step)[::2, : msg.width * 3].reshape(
+        msg.height // 2, msg.width, 3)[:, ::2].reshape(-1).copy()
+    msg.height, msg.width, msg.step = msg.height // 2, msg.width // 2, msg.width // 2 * 3
+
+
+def first_seconds(bag: Path, seconds: float) -> Transform:
+    """Keep only the messages stamped in the first `seconds` of the camera: a too-short episode."""
+    with AnyReader([bag]) as reader:
+        conn = next(c for c in reader.connections if c.topic == "/camera/ego_view/image_raw")
+        first = next(reader.deserialize(raw, conn.msgtype) for _, _, raw in reader.messages([conn])).header.stamp
+    end = first.sec + first.nanosec * 1e-9 + seconds
+
+    def cut(topic: str, msg: Any, k: int):
+        return keep(topic, msg, k) if msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9 <= end else None
+    return cut
+
+
 def stamps_mover(shift_s: Callable[[int], float]) -> Transform:
     def move(topic: str, msg: Any, k: int):
         if topic == "/joint_states":
@@ -113,6 +153,15 @@ CASES = [
     ("clock jump", lambda b, d: rewrite(b, d, stamps_mover(lambda k: 5.0 if k > 300 else 0.0)),
      "clock jump on /joint_states"),
     ("teleop gap", lambda b, d: rewrite(b, d, teleop_silent(b)), "gap: no /teleop/joint_command sample within 250 ms"),
+    # hostile inputs: each once aborted the run, converted silently or said something unhelpful
+    ("non-finite joint state", lambda b, d: rewrite(b, d, on_nth("/joint_states", 40, nan_position)),
+     "non-finite joint position on /joint_states: message 40, left_elbow_pitch_joint = nan (1 joints affected)"),
+    ("short image buffer", lambda b, d: rewrite(b, d, on_nth("/camera/ego_view/image_raw", 12, short_buffer)),
+     ("/camera/ego_view/image_raw message 12: short image buffer: 320x200 rgb8 with step 960 needs 192000 bytes "
+     "(step >= 960), found 96000")),
+    ("resolution change", lambda b, d: rewrite(b, d, on_nth("/camera/ego_view/image_raw", 30, half_resolution, True)),
+     "camera /camera/ego_view/image_raw changes resolution mid-episode: message 30 is 160x100, message 0 was 320x200"),
+    ("too short", lambda b, d: rewrite(b, d, first_seconds(b, 0.3)), "too short: the sources overlap for "),
 ]
 
 
@@ -153,3 +202,23 @@ def test_good_bags_convert_beside_broken_ones(good_bag: Path, corpus: dict[str, 
                            ci_convert_config, workers=2, progress=False)
     assert [r.status for r in results] == ["converted"] + ["rejected"] * len(CASES)
     assert (tmp_path / "ds" / "meta" / "info.json").is_file()
+
+
+def test_a_bare_mcap_is_reported_with_what_to_do(good_bag: Path, ci_convert_config, tmp_path: Path) -> None:
+    """A directory holding an .mcap but no metadata.yaml is no finished episode: said so, not skipped in silence."""
+    bare = tmp_path / "episodes" / "bare"
+    bare.mkdir(parents=True)
+    shutil.copy(find_mcap(good_bag), bare)
+    shutil.copytree(good_bag, tmp_path / "episodes" / "good")
+    results = convert_bags([tmp_path / "episodes"], tmp_path / "ds", load_embodiment("gr1"), ci_convert_config,
+                           progress=False)
+    assert sorted((r.bag.name, r.status) for r in results) == [("bare", "rejected"), ("good", "converted")]
+    message = next(r.message for r in results if r.bag.name == "bare")
+    assert message == (f"bare: an .mcap file without metadata.yaml: not a finished rosbag2 episode; if a recorder "
+                       f"was killed while writing it, rename it to bare.partial and run `dreamgen bag recover "
+                       f"{bare}.partial`, otherwise it is not an episode bag")
+    empty = tmp_path / "nothing_here"
+    empty.mkdir()
+    (result,) = convert_bags([empty], tmp_path / "ds2", load_embodiment("gr1"), ci_convert_config, progress=False)
+    assert (result.status, result.message) == ("rejected", (f"{empty}: no episode bags in it (a bag is a directory "
+                                                           "with metadata.yaml and an .mcap file)"))

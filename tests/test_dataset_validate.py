@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from test_dataset_writer import FPS, LENGTHS, VIDEO, build_dataset
+from test_dataset_writer import FPS, LENGTHS, RAW_VIDEO, VIDEO, build_dataset
 
 from dreamgen_core.dataset import validate
 
@@ -42,6 +42,13 @@ def edit_json(root: Path, rel: str, change: Callable[[dict], None]) -> None:
 CORRUPTIONS = {
     "video deleted": (lambda r: (r / f"videos/chunk-000/{VIDEO}/episode_000001.mp4").unlink(),
                       f"videos/chunk-000/{VIDEO}/episode_000001.mp4: missing"),
+    "raw video of another size": (
+        lambda r: shutil.copy(r / f"videos/chunk-000/{VIDEO}/episode_000001.mp4",
+                              r / f"videos/chunk-000/{RAW_VIDEO}/episode_000001.mp4"),
+        f"videos/chunk-000/{RAW_VIDEO}/episode_000001.mp4: size 256x256: meta/info.json says [200, 320]"),
+    "raw video missing from modality.json": (
+        lambda r: edit_json(r, "meta/modality.json", lambda m: m["video"].pop("egoview")),
+        f"meta/modality.json: video: {RAW_VIDEO} is a video feature but no video key names it"),
     "parquet row dropped": (lambda r: rewrite(r, EP1, lambda t: t.slice(0, t.num_rows - 1)),
                             f"{EP1}: 31 rows: meta/episodes.jsonl says length 32"),
     "timestamps start at 1/fps": (
@@ -99,7 +106,7 @@ def test_cli_validate(cli: Path, dataset: Path, tmp_path: Path) -> None:
     good = run(cli, "validate", str(dataset))
     assert good.returncode == 0, good.stdout + good.stderr
     assert good.stdout == (f"{dataset}: valid LeRobot v2.0 dataset: 3 episodes, {sum(LENGTHS)} frames, 4 tasks, "
-                           "3 videos at 20 fps\n")
+                           "6 videos at 20 fps\n")
 
     root = tmp_path / "corrupt"
     shutil.copytree(dataset, root)
@@ -107,7 +114,7 @@ def test_cli_validate(cli: Path, dataset: Path, tmp_path: Path) -> None:
     bad = run(cli, "validate", str(root))
     assert bad.returncode == 1
     assert f"videos/chunk-000/{VIDEO}/episode_000002.mp4: missing" in bad.stdout.splitlines()
-    assert "meta/info.json: total_videos: 3: the files say 2" in bad.stdout.splitlines()
+    assert "meta/info.json: total_videos: 6: the files say 5" in bad.stdout.splitlines()
 
     missing = run(cli, "validate", str(tmp_path / "nowhere"))
     assert missing.returncode == 2

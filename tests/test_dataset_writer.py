@@ -26,6 +26,8 @@ LENGTHS = (30, 32, 28)
 TASKS = ("Use the left hand to pick the pear from the counter to the plate.",
          "Use the right hand to pick the cup from the table to the shelf.")
 VIDEO = "observation.images.ego_view"
+RAW_VIDEO = "observation.images.egoview"
+RAW = (200, 320)  # the raw camera video at the frames' own size (height, width)
 
 
 def native_frame(episode: int, i: int) -> np.ndarray:
@@ -53,7 +55,7 @@ def make_episode(k: int, length: int | None = None, source_key: str | None = Non
 
 
 def build_dataset(root: Path, count: int = 3) -> Path:
-    with DatasetWriter(root, SPEC) as writer:
+    with DatasetWriter(root, SPEC, raw_size=RAW) as writer:
         for k in range(count):
             writer.add(make_episode(k))
     return root
@@ -106,10 +108,11 @@ def test_parquet_rows_read_back(dataset: Path) -> None:
         next_index += n
 
 
-def test_videos_match_rows_and_timestamps(dataset: Path) -> None:
-    view = ModelViewTransform.for_camera(SPEC.cameras["ego_view"])
+@pytest.mark.parametrize("key", [VIDEO, RAW_VIDEO])
+def test_videos_match_rows_and_timestamps(dataset: Path, key: str) -> None:
+    view = ModelViewTransform.for_camera(SPEC.cameras["ego_view"]) if key == VIDEO else (lambda frame: frame)
     for k, n in enumerate(LENGTHS):
-        decoded = decode_video(dataset / f"videos/chunk-000/{VIDEO}/episode_{k:06d}.mp4")
+        decoded = decode_video(dataset / f"videos/chunk-000/{key}/episode_{k:06d}.mp4")
         stamps = pq.read_table(dataset / f"data/chunk-000/episode_{k:06d}.parquet").column("timestamp").to_numpy()
         assert len(decoded.frames) == n
         assert (decoded.pts_s.astype(np.float32) == stamps).all()
@@ -123,23 +126,26 @@ def test_meta_files_are_consistent(dataset: Path) -> None:
     assert {k: info[k] for k in ("codebase_version", "robot_type", "total_episodes", "total_frames", "total_tasks",
                                  "total_videos", "total_chunks", "chunks_size", "fps", "splits")} == {
         "codebase_version": "v2.0", "robot_type": SPEC.robot_type, "total_episodes": 3, "total_frames": sum(LENGTHS),
-        "total_tasks": 4, "total_videos": 3, "total_chunks": 1, "chunks_size": 1000, "fps": 20,
+        "total_tasks": 4, "total_videos": 6, "total_chunks": 1, "chunks_size": 1000, "fps": 20,
         "splits": {"train": "0:3"}}
     assert info["data_path"] == "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
     assert info["video_path"] == "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
     assert info["features"]["observation.state"]["names"] == list(SPEC.joint_names)
     assert info["features"][VIDEO]["shape"] == [256, 256, 3]
+    assert info["features"][RAW_VIDEO]["shape"] == [*RAW, 3]
     assert info["features"][VIDEO]["video_info"] == {
         "video.fps": 20.0, "video.codec": "h264", "video.pix_fmt": "yuv420p", "video.is_depth_map": False,
         "has_audio": False}
     assert info["features"]["observation.capture_stamp.joint_states"] == {"dtype": "int64", "shape": [1], "names": None}
-    assert meta(dataset, "modality.json") == SPEC.modality()
+    assert meta(dataset, "modality.json") == SPEC.modality() | {"video": {
+        "ego_view": {"original_key": VIDEO}, "egoview": {"original_key": RAW_VIDEO}}}
     assert [r["task"] for r in meta(dataset, "tasks.jsonl")] == [TASKS[0], "valid", TASKS[1], "invalid"]
     assert meta(dataset, "episodes.jsonl") == [
         {"episode_index": k, "tasks": [make_episode(k).task, make_episode(k).validity], "length": n}
         for k, n in enumerate(LENGTHS)]
     provenance = meta(dataset, "provenance.json")
     assert provenance["embodiment"] == {"name": "gr1", "content_hash": SPEC.content_hash}
+    assert provenance["raw_videos"] == {RAW_VIDEO: list(RAW)}
     assert [(e["source_key"], e["origin"], e["source_bag"]) for e in provenance["episodes"]] == [
         (f"sha256:bag{k}", "real", f"episode_{k}.mcap") for k in range(3)]
 
@@ -164,19 +170,20 @@ def test_append_skips_known_sources_and_extends(dataset: Path, tmp_path: Path) -
     root = tmp_path / "copy"
     shutil.copytree(dataset, root)
     before = tree_digest(root)
-    with DatasetWriter(root, SPEC) as writer:
+    with DatasetWriter(root, SPEC, raw_size=RAW) as writer:
         results = [writer.add(make_episode(k)) for k in range(3)]
     assert [(r.episode_index, r.skipped) for r in results] == [
         (None, f"source already in the dataset as episode {k}") for k in range(3)]
     assert tree_digest(root) == before
 
-    with DatasetWriter(root, SPEC) as writer:
+    with DatasetWriter(root, SPEC, raw_size=RAW) as writer:
         added = writer.add(make_episode(3, length=25))
         again = writer.add(make_episode(3, length=25))
     assert (added.episode_index, again.episode_index) == (3, None)
     assert validate(root) == []
     after = tree_digest(root)
-    new_files = ("data/chunk-000/episode_000003.parquet", f"videos/chunk-000/{VIDEO}/episode_000003.mp4")
+    new_files = ("data/chunk-000/episode_000003.parquet", f"videos/chunk-000/{VIDEO}/episode_000003.mp4",
+                 f"videos/chunk-000/{RAW_VIDEO}/episode_000003.mp4")
     assert {k: v for k, v in after.items() if not k.startswith("meta/")} == \
         {k: v for k, v in before.items() if not k.startswith("meta/")} | {k: after[k] for k in new_files}
     index = pq.read_table(root / "data/chunk-000/episode_000003.parquet").column("index").to_pylist()
@@ -194,21 +201,21 @@ def test_crash_mid_build_leaves_target_untouched(dataset: Path, tmp_path: Path) 
     root = tmp_path / "copy"
     shutil.copytree(dataset, root)
     before = tree_digest(root)
-    with pytest.raises(OSError, match="camera stream ended"), DatasetWriter(root, SPEC) as writer:
+    with pytest.raises(OSError, match="camera stream ended"), DatasetWriter(root, SPEC, raw_size=RAW) as writer:
         writer.add(make_episode(7))
         writer.add(make_episode(8, frames=exploding_frames(5)))
     assert tree_digest(root) == before
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["copy"]
 
     fresh = tmp_path / "fresh"
-    with pytest.raises(OSError), DatasetWriter(fresh, SPEC) as writer:
+    with pytest.raises(OSError), DatasetWriter(fresh, SPEC, raw_size=RAW) as writer:
         writer.add(make_episode(8, frames=exploding_frames(5)))
     assert not fresh.exists()
 
 
 def test_failed_episode_is_removed_and_the_build_goes_on(tmp_path: Path) -> None:
     root = tmp_path / "ds"
-    with DatasetWriter(root, SPEC) as writer:
+    with DatasetWriter(root, SPEC, raw_size=RAW) as writer:
         with pytest.raises(DatasetError, match=r"frames.ego_view: 29 frames, expected 30 \(one per state row\)"):
             writer.add(make_episode(0, length=30, frames=(native_frame(0, i) for i in range(29))))
         with pytest.raises(DatasetError, match=r"frames.ego_view: more frames than the 30 state rows"):
@@ -230,8 +237,27 @@ def test_failed_episode_is_removed_and_the_build_goes_on(tmp_path: Path) -> None
 def test_bad_episodes_are_refused_by_name(tmp_path: Path, change, message: str) -> None:
     episode = make_episode(0)
     change(episode)
-    with DatasetWriter(tmp_path / "ds", SPEC) as writer, pytest.raises(DatasetError, match=message):
+    with DatasetWriter(tmp_path / "ds", SPEC, raw_size=RAW) as writer, pytest.raises(DatasetError, match=message):
         writer.add(episode)
+
+
+def test_append_with_another_raw_size_is_refused(dataset: Path, tmp_path: Path) -> None:
+    root = tmp_path / "copy"
+    shutil.copytree(dataset, root)
+    with pytest.raises(DatasetError, match=r"info.json: features: videos .*'observation.images.egoview': \[200, 320\]"
+                                           r".*appending would write .*'observation.images.egoview': \[100, 160\]"):
+        DatasetWriter(root, SPEC, raw_size=(100, 160)).open()
+
+
+@pytest.mark.parametrize("raw_size,message", [
+    ("native", (r"frames.ego_view: frame 320x200 is smaller than the raw video observation.images.egoview "
+                r"\(1280x800\): refusing to upscale")),
+    ((200, 300), r"raw video size 300x200: camera ego_view is 1280x800; the raw video keeps its aspect ratio"),
+])
+def test_raw_video_is_never_upscaled_nor_distorted(tmp_path: Path, raw_size, message: str) -> None:
+    with pytest.raises(DatasetError, match=message), DatasetWriter(tmp_path / "ds", SPEC, raw_size=raw_size) as writer:
+        writer.add(make_episode(0))
+    assert not (tmp_path / "ds").exists()
 
 
 def test_append_with_another_embodiment_is_refused(dataset: Path, tmp_path: Path) -> None:
@@ -247,8 +273,8 @@ def test_interrupted_swap_is_recovered_and_writers_exclude_each_other(dataset: P
     shutil.copytree(dataset, root)
     before = tree_digest(root)
     root.rename(tmp_path / ".copy.previous")  # a crash between the two renames of a swap
-    with DatasetWriter(root, SPEC) as writer:
+    with DatasetWriter(root, SPEC, raw_size=RAW) as writer:
         with pytest.raises(AtomicDirError, match=r"copy: another process is building it: pid \d+"):
-            DatasetWriter(root, SPEC).open()
+            DatasetWriter(root, SPEC, raw_size=RAW).open()
         assert writer.add(make_episode(0)).skipped
     assert tree_digest(root) == before

@@ -10,7 +10,9 @@ from dreamgen_core.dataset import ClipConfig, export_clips, validate
 from dreamgen_core.dataset.layout import read_json
 
 CLIPS_DESCRIPTION = ("Resample each episode explicitly from the dataset fps to --fps (nearest-earlier frame: "
-                     "source index floor(t * fps_in) for output time t), resize to HxW, caption it "
+                     "source index floor(t * fps_in) for output time t), crop the raw camera video to the clip's "
+                     "aspect ratio (centred by default: no black bars) and resize to HxW (never upscaled unless "
+                     "--allow-upscale), caption it "
                      "'The robot arm is performing a task. ' + instruction, and skip (and report) clips shorter "
                      "than --min-frames. The output directory appears atomically.")
 
@@ -30,7 +32,12 @@ def register(commands: argparse._SubParsersAction) -> None:
                    help="skip clips with fewer frames after resampling (default: %(default)d)")
     p.add_argument("--size", type=_size, default=ClipConfig.size_hw, metavar="HxW",
                    help="clip frame size, height x width (default: 432x768)")
-    p.add_argument("--video-key", default=None, help="video feature to export (default: the first one)")
+    p.add_argument("--video-key", default=None,
+                   help="video feature to export (default: the raw camera video, e.g. observation.images.egoview)")
+    p.add_argument("--crop-offset", type=float, default=ClipConfig.crop_offset, metavar="FRACTION",
+                   help="where the crop window sits along the cut axis: 0 top/left, 0.5 centre (default), 1 bottom/right")
+    p.add_argument("--allow-upscale", action="store_true",
+                   help="allow clip frames larger than the crop of the source (refused by default)")
     p.set_defaults(run=run_export)
 
 
@@ -57,8 +64,10 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    config = ClipConfig(fps=args.fps, min_frames=args.min_frames, size_hw=args.size, video_key=args.video_key)
+    config = ClipConfig(fps=args.fps, min_frames=args.min_frames, size_hw=args.size, video_key=args.video_key,
+                        crop_offset=args.crop_offset, allow_upscale=args.allow_upscale)
     report = export_clips(args.dataset, args.out, config)
+    print(f"framing: {report.framing.describe()}")
     for episode, why in report.skipped:
         print(f"skipped episode {episode}: {why}")
     print(f"{args.out}: {len(report.written)} clips at {config.fps:g} fps, {config.size_hw[0]}x{config.size_hw[1]}; "

@@ -123,15 +123,17 @@ def convert(args: argparse.Namespace, spec: Embodiment, bags: list[Path]) -> boo
     dataset, clips = args.out / "dataset", args.out / "wm_clips"
     shutil.rmtree(dataset, ignore_errors=True)
     shutil.rmtree(clips, ignore_errors=True)
-    results = convert_bags(bags, dataset, spec, ConvertConfig(), workers=2)
+    width, height = (int(v) for v in args.camera.lower().split("x"))  # the raw video keeps the sim camera's size
+    results = convert_bags(bags, dataset, spec, ConvertConfig(raw_size=(height, width)), workers=2)
     for r in results:
         print(f"  {r.status}: {r.message}")
     if not any(r.status == "converted" for r in results):
         return False
     problems = validate(dataset)
     print(f"-> dataset: {dataset}  validate: " + ("ok" if not problems else f"{len(problems)} violations: {problems[0]}"))
-    report = export_clips(dataset, clips, ClipConfig())
+    report = export_clips(dataset, clips, ClipConfig(allow_upscale=True))  # the demo's small camera, explicitly
     for episode, why in report.skipped:
         print(f"  clip of episode {episode} skipped: {why}")
-    print(f"-> world-model clips: {clips} ({len(report.written)} clips at 16 fps, 432x768, with prompts)")
+    print(f"-> world-model clips: {clips} ({len(report.written)} clips at 16 fps, 432x768, with prompts; "
+          f"{report.framing.describe()})")
     return not problems

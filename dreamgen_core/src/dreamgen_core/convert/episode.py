@@ -1,33 +1,45 @@
-"""One episode bag → one aligned dataset episode, or a one-line reason why not.
+"""One episode bag → one aligned dataset episode with its videos encoded, or a one-line reason why not.
 
 Alignment is `dreamgen_core.timeline`: frames at t_i = t0 + i/fps over the span every source
 covers; per frame, the latest joint state, teleop command (the dataset action: what the operator
 asked for) and camera frame captured at or before t_i (header stamps, never receive times), each
-within its tolerance. Joints are placed into the layout by name. Anything that would silently
-corrupt a dataset — a missing topic, a wrong type, unknown joint names, stamps going back, a clock
-jump, a gap — rejects the episode with a `ConvertError` naming the bag and the cause.
+within its tolerance. Joints are placed into the layout by name; a message naming only some joints
+(a robot publishing body and hands separately) updates those, the others keep their last value.
+Anything that would silently corrupt a dataset — a missing topic, a wrong type, unknown joint
+names, non-finite positions, an image buffer shorter than its size, a camera changing resolution,
+stamps going back, a clock jump, a gap, an episode shorter than the models' horizon — rejects the
+episode with a `ConvertError` naming the bag and the cause.
+
+The MCAP file is read once (`McapFile`): one pass for stamps, joints and image headers, then only
+the camera frames that are used are decoded, each once, and encoded straight into the dataset's
+videos here (the converter's worker processes encode in parallel; the writer moves the files in).
 """
 
 from __future__ import annotations
 
-import hashlib
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rosbags.highlevel import AnyReader
 
-from dreamgen_core.bag import header_stamp_ns, read_info
+from dreamgen_core.bag import find_mcap, read_info
+from dreamgen_core.bag.schema import typestore
+from dreamgen_core.convert.mcap_file import Channel, Locator, McapError, McapFile
 from dreamgen_core.dataset import EpisodeData
+from dreamgen_core.dataset.layout import DatasetError
+from dreamgen_core.dataset.videos import RawSize, encode_videos, video_features
 from dreamgen_core.embodiment import Embodiment
 from dreamgen_core.recording import EpisodeMeta
 from dreamgen_core.recording.provenance import software_version
 from dreamgen_core.timeline import NS, Selection, frame_times, select_latest
-from dreamgen_core.video import ModelViewTransform
+from dreamgen_core.video import EncoderConfig
 
 JOINT_STATE, IMAGE = "sensor_msgs/msg/JointState", "sensor_msgs/msg/Image"
+CHANNELS = {"rgb8": slice(None), "bgr8": slice(None, None, -1)}  # → RGB
 
 
 class ConvertError(ValueError):
@@ -47,6 +59,9 @@ class ConvertConfig:
     image_tolerance_s: float = 0.1
     clock_jump_s: float = 1.0  # consecutive stamps further apart than this: the clock jumped
     include_flagged: bool = False
+    min_frames: int = 16  # the models' action horizon (GR00T, IDM): a shorter episode trains nothing
+    raw_size: RawSize = "native"  # the raw camera video beside the model view (`dataset.videos`)
+    encoder: EncoderConfig = EncoderConfig()
 
 
 class Skipped(Exception):
@@ -59,50 +74,60 @@ class _Stream:
     stamps: np.ndarray  # header stamps, ns
     values: np.ndarray | None = None  # placed joint vectors [n, dim] for joint streams
     unused: tuple[str, ...] = field(default=())
+    where: tuple[Locator, ...] = ()  # camera streams: where each message is, for the frames used
 
 
-def convert_bag(bag: Path, spec: Embodiment, cfg: ConvertConfig) -> EpisodeData:
-    """Read, check and align one episode bag. Frames come back in the camera's model view."""
+def prepare_decoders() -> None:
+    """Build rosbags' type store and CDR decoders for the converter's types now (~0.3 s of CPU, once
+    per worker process) rather than inside the first episode's timing."""
+    for msgtype in (JOINT_STATE, IMAGE):
+        typestore().get_msgdef(msgtype)
+
+
+def convert_bag(bag: Path, spec: Embodiment, cfg: ConvertConfig, incoming: Path) -> EpisodeData:
+    """Read, check and align one episode bag; its videos are encoded into a new directory under
+    `incoming` (the dataset writer's, which moves them in)."""
     try:
-        return _convert(bag, spec, cfg)
+        return _convert(bag, spec, cfg, incoming)
     except (ConvertError, Skipped):
         raise
-    except Exception as exc:  # rosbags/mcap raise many types for damaged files; name the bag
+    except McapError as exc:
+        raise ConvertError(f"{bag.name}: {exc}") from exc
+    except Exception as exc:  # the CDR decoder raises many types for damaged messages; name the bag
         raise ConvertError(f"{bag.name}: unreadable or corrupt bag: {type(exc).__name__}: {exc}") from exc
 
 
-def _convert(bag: Path, spec: Embodiment, cfg: ConvertConfig) -> EpisodeData:
+def _convert(bag: Path, spec: Embodiment, cfg: ConvertConfig, incoming: Path) -> EpisodeData:
     if not (bag / "metadata.yaml").is_file():
         raise ConvertError(f"{bag.name}: not a rosbag2 episode (no metadata.yaml)")
     meta = EpisodeMeta.from_custom_data(read_info(bag).custom_data, bag.name).as_dict()
     _check_metadata(bag, meta, spec, cfg)
     fps = cfg.fps or spec.rates.dataset_fps
     camera_key, camera = next(iter(spec.cameras.items()))
-    with AnyReader([bag]) as reader:
-        conns = _connections(bag, reader, {spec.ros.joint_states.name: JOINT_STATE,
-                                           spec.ros.teleop_command.name: JOINT_STATE, camera.topic: IMAGE})
-        state, action, image = _streams(bag, reader, spec, conns, (spec.ros.joint_states.name,
-                                                                   spec.ros.teleop_command.name, camera.topic))
+    topics = {spec.ros.joint_states.name: JOINT_STATE, spec.ros.teleop_command.name: JOINT_STATE, camera.topic: IMAGE}
+    with McapFile(find_mcap(bag)) as mcap:
+        streams = _read(bag, mcap, spec, topics)
+        state, action, image = (streams[t] for t in topics)
         for stream in (state, action, image):
             _check_stamps(bag, stream, cfg.clock_jump_s)
         start = max(int(s.stamps[0]) for s in (state, action, image))
         end = min(int(s.stamps[-1]) for s in (state, action, image))
         times = frame_times(start, end, fps)
-        if len(times) < 2:
-            raise ConvertError(f"{bag.name}: sources overlap for {(end - start) / NS:.3f} s: too short for one "
-                               f"frame pair at {fps:g} fps")
+        if len(times) < max(cfg.min_frames, 1):
+            raise ConvertError(f"{bag.name}: too short: the sources overlap for {max(end - start, 0) / NS:.3f} s, "
+                               f"{len(times)} frames at {fps:g} fps; the minimum is {cfg.min_frames} (--min-frames)")
         picks = {s.topic: _select(bag, s, times, tol) for s, tol in (
             (state, cfg.state_tolerance_s), (action, cfg.action_tolerance_s or spec.safety.source_timeout_s),
             (image, cfg.image_tolerance_s))}
-        view = ModelViewTransform.for_camera(camera)
-        frames = [view(f) for f in _frames(bag, reader, conns[camera.topic], picks[camera.topic].index)]
-    digest = _sha256(next(bag.glob("*.mcap")))
+        videos = _encode(bag, spec, cfg, incoming, {camera_key: _frames(mcap, image, picks[camera.topic].index)},
+                         len(times))
+        key = mcap.content_key
     return EpisodeData(
         state=state.values[picks[state.topic].index], action=action.values[picks[action.topic].index],
-        frames={camera_key: frames}, frames_in_model_view=True, task=str(meta["instruction"]),
-        source_key=digest, success=meta.get("outcome") == "success",
+        frames={}, videos=videos, task=str(meta["instruction"]),
+        source_key=key, success=meta.get("outcome") == "success",
         validity="valid" if meta.get("qa_verdict") == "ok" else "needs_review",
-        provenance=_provenance(bag, digest, meta, state, action),
+        provenance=_provenance(bag, meta, state, action),
         extra_columns=_extras(times, {"joint_states": (state, picks[state.topic]),
                                       "teleop_command": (action, picks[action.topic]),
                                       camera_key: (image, picks[camera.topic])}))
@@ -121,56 +146,117 @@ def _check_metadata(bag: Path, meta: dict[str, Any], spec: Embodiment, cfg: Conv
         raise Skipped(f"QA verdict {verdict}: {reasons} (--include-flagged converts it)")
 
 
-def _connections(bag: Path, reader: AnyReader, wanted: dict[str, str]) -> dict[str, Any]:
-    found = {c.topic: c for c in reader.connections}
-    conns = {}
-    for topic, msgtype in wanted.items():
-        if topic not in found:
-            raise ConvertError(f"{bag.name}: missing topic {topic} (the bag has {sorted(found)})")
-        if found[topic].msgtype != msgtype:
-            raise ConvertError(f"{bag.name}: topic {topic} has type {found[topic].msgtype}, expected {msgtype}")
-        conns[topic] = found[topic]
-    return conns
-
-
 def _stamp(msg: Any) -> int:
     return int(msg.header.stamp.sec) * NS + int(msg.header.stamp.nanosec)
 
 
-def _streams(bag: Path, reader: AnyReader, spec: Embodiment, conns: dict[str, Any],
-             topics: tuple[str, str, str]) -> tuple[_Stream, _Stream, _Stream]:
-    """One pass over the bag: joint topics decoded and placed by name, the camera's stamps only
-    (its pixels are read in a second pass, for the frames that are used)."""
-    joints = {topic: ([], []) for topic in topics[:2]}
-    camera_stamps: list[int] = []
-    for conn, _, raw in reader.messages(connections=[conns[t] for t in topics]):
-        if conn.topic == topics[2]:
-            camera_stamps.append(header_stamp_ns(raw))
-            continue
-        msg = reader.deserialize(raw, conn.msgtype)
-        placed = spec.place(list(msg.name), np.asarray(msg.position, dtype=np.float64))
-        if placed.unknown:
-            raise ConvertError(f"{bag.name}: unknown joint names on {conn.topic}: {sorted(placed.unknown)} "
-                               f"(not in embodiment {spec.name!r})")
-        joints[conn.topic][0].append(_stamp(msg))
-        joints[conn.topic][1].append(placed)
-    for topic, stamps in ((topics[0], joints[topics[0]][0]), (topics[1], joints[topics[1]][0]),
-                          (topics[2], camera_stamps)):
-        if not stamps:
-            raise ConvertError(f"{bag.name}: no messages on {topic}")
-    return (*(_joint_stream(topic, *joints[topic], spec) for topic in topics[:2]),
-            _Stream(topics[2], np.asarray(camera_stamps, dtype=np.int64)))
+def _read(bag: Path, mcap: McapFile, spec: Embodiment, topics: dict[str, str]) -> dict[str, _Stream]:
+    """The one pass over the bag: joint topics decoded and placed by name, the camera's stamps and
+    image headers checked (its pixels are decoded later, only for the frames that are used)."""
+    store = typestore()
+    joints = {topic: _JointTrack(topic, spec) for topic, msgtype in topics.items() if msgtype == JOINT_STATE}
+    (camera,) = (topic for topic, msgtype in topics.items() if msgtype == IMAGE)
+    images = _ImageTrack(camera)
+    seen: dict[str, Channel] = {}
+    for channel, data, where in mcap.scan(set(topics)):
+        if channel.topic not in seen:
+            if channel.msgtype != topics[channel.topic]:
+                raise ConvertError(f"{bag.name}: topic {channel.topic} has type {channel.msgtype}, "
+                                   f"expected {topics[channel.topic]}")
+            seen[channel.topic] = channel
+        msg = store.deserialize_cdr(data, channel.msgtype)
+        error = images.add(msg, where) if channel.topic == camera else joints[channel.topic].add(msg)
+        if error:
+            raise ConvertError(f"{bag.name}: {error}")
+    missing = [t for t in topics if t not in seen]
+    if missing:
+        found = sorted(c.topic for c in mcap.channels.values())
+        raise ConvertError(f"{bag.name}: missing topic {missing[0]} (the bag has {found})")
+    return {camera: images.stream(), **{topic: track.stream() for topic, track in joints.items()}}
 
 
-def _joint_stream(topic: str, stamps: list[int], placed: list, spec: Embodiment) -> _Stream:
-    # A joint no message reported stays 0 in its slot and is declared in the provenance.
-    never = set.intersection(*(set(p.missing) for p in placed))
-    unused = tuple(n for n in spec.joint_names if n in never)
-    return _Stream(topic, np.asarray(stamps, dtype=np.int64),
-                   np.asarray([p.vector for p in placed], dtype=np.float32), unused)
+class _JointTrack:
+    """One joint topic's rows: each message updates the joints it names (placed by name, memoized
+    per name list), the others keep their last value; joints never named stay 0 and are listed."""
+
+    def __init__(self, topic: str, spec: Embodiment) -> None:
+        self.topic, self.spec = topic, spec
+        self.stamps: list[int] = []
+        self.rows: list[np.ndarray] = []
+        self._current = np.zeros(spec.dim, dtype=np.float64)
+        self._slots: dict[tuple[str, ...], np.ndarray] = {}
+        self._seen: set[str] = set()
+
+    def add(self, msg: Any) -> str:
+        """Take one message; returns why it is unusable ('' if it is fine)."""
+        names = tuple(msg.name)
+        slots = self._slots.get(names)
+        if slots is None:
+            unknown = [n for n in names if n not in self.spec.joint_names]
+            if unknown:
+                return f"unknown joint names on {self.topic}: {sorted(unknown)} (not in embodiment {self.spec.name!r})"
+            slots = self._slots[names] = np.array([self.spec.slot(n) for n in names], dtype=np.int64)
+            self._seen.update(names)
+        position = np.asarray(msg.position, dtype=np.float64)
+        if position.shape != slots.shape:
+            return (f"{self.topic} message {len(self.stamps)}: {len(names)} joint names but "
+                    f"{position.size} positions")
+        bad = np.flatnonzero(~np.isfinite(position))
+        if bad.size:
+            return (f"non-finite joint position on {self.topic}: message {len(self.stamps)}, "
+                    f"{names[bad[0]]} = {position[bad[0]]} ({bad.size} joints affected)")
+        self._current[slots] = position
+        self.stamps.append(_stamp(msg))
+        self.rows.append(self._current.astype(np.float32))
+        return ""
+
+    def stream(self) -> _Stream:
+        unused = tuple(n for n in self.spec.joint_names if n not in self._seen)
+        values = np.stack(self.rows) if self.rows else np.zeros((0, self.spec.dim), np.float32)
+        return _Stream(self.topic, np.asarray(self.stamps, dtype=np.int64), values, unused)
+
+
+class _ImageTrack:
+    """The camera's stamps and message locations; every header is checked, no pixel is touched."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self.stamps: list[int] = []
+        self.where: list[Locator] = []
+        self._size: tuple[int, int] | None = None
+
+    def add(self, msg: Any, where: Locator) -> str:
+        k = len(self.stamps)
+        size = (int(msg.width), int(msg.height))
+        self._size = self._size or size
+        if size != self._size:
+            return (f"camera {self.topic} changes resolution mid-episode: message {k} is {size[0]}x{size[1]}, "
+                    f"message 0 was {self._size[0]}x{self._size[1]}")
+        problem = _image_problem(msg)
+        if problem:
+            return f"{self.topic} message {k}: {problem}"
+        self.stamps.append(_stamp(msg))
+        self.where.append(where)
+        return ""
+
+    def stream(self) -> _Stream:
+        return _Stream(self.topic, np.asarray(self.stamps, dtype=np.int64), where=tuple(self.where))
+
+
+def _image_problem(msg: Any) -> str:
+    """Why an Image message's pixels cannot be read as its header says ('' if they can)."""
+    if msg.encoding not in CHANNELS:
+        return f"image encoding {msg.encoding!r} is not supported ({', '.join(CHANNELS)})"
+    expected = int(msg.step) * int(msg.height)
+    if msg.step < msg.width * 3 or len(msg.data) < expected:
+        return (f"short image buffer: {msg.width}x{msg.height} {msg.encoding} with step {msg.step} needs "
+                f"{expected} bytes (step >= {msg.width * 3}), found {len(msg.data)}")
+    return ""
 
 
 def _check_stamps(bag: Path, stream: _Stream, clock_jump_s: float) -> None:
+    if not len(stream.stamps):
+        raise ConvertError(f"{bag.name}: no messages on {stream.topic}")
     steps = np.diff(stream.stamps)
     back = np.flatnonzero(steps < 0)
     if back.size:
@@ -193,27 +279,32 @@ def _select(bag: Path, stream: _Stream, times: np.ndarray, tolerance_s: float) -
     return picked
 
 
-def _frames(bag: Path, reader: AnyReader, conn: Any, picks: np.ndarray) -> Iterator[np.ndarray]:
-    """The camera frames of `picks` (message indices, non-decreasing), decoded once each."""
-    wanted = iter(picks.tolist())
-    target = next(wanted, None)
-    for k, (_, _, raw) in enumerate(reader.messages(connections=[conn])):
-        if target is None:
-            return
-        if k < target:
-            continue
-        frame = _rgb(bag, reader.deserialize(raw, conn.msgtype))
-        while target == k:
-            yield frame
-            target = next(wanted, None)
+def _frames(mcap: McapFile, image: _Stream, picks: np.ndarray) -> Iterator[np.ndarray]:
+    """The camera frames of `picks` (message indices), each decoded once: a frame used for several
+    dataset frames is yielded again as the same object (so it is also transformed once)."""
+    store, previous, frame = typestore(), -1, np.zeros(0, np.uint8)
+    for k in picks.tolist():
+        if k != previous:
+            msg = store.deserialize_cdr(mcap.message(image.where[k]), IMAGE)
+            rows = np.asarray(msg.data, dtype=np.uint8)[: msg.step * msg.height].reshape(msg.height, msg.step)
+            frame, previous = rows[:, : msg.width * 3].reshape(msg.height, msg.width, 3)[:, :, CHANNELS[msg.encoding]], k
+        yield frame
 
 
-def _rgb(bag: Path, msg: Any) -> np.ndarray:
-    if msg.encoding not in ("rgb8", "bgr8"):
-        raise ConvertError(f"{bag.name}: image encoding {msg.encoding!r} is not supported (rgb8, bgr8)")
-    rows = np.asarray(msg.data, dtype=np.uint8).reshape(msg.height, msg.step)
-    frame = rows[:, : msg.width * 3].reshape(msg.height, msg.width, 3)
-    return frame[:, :, ::-1] if msg.encoding == "bgr8" else frame
+def _encode(bag: Path, spec: Embodiment, cfg: ConvertConfig, incoming: Path, frames: dict[str, Iterator[np.ndarray]],
+            length: int) -> dict[str, Path]:
+    features = video_features(spec, cfg.raw_size)
+    directory = Path(tempfile.mkdtemp(prefix=f"{bag.name}-", dir=incoming))
+    paths = {f.key: directory / f"{f.key}.mp4" for f in features}
+    try:
+        encode_videos(spec, features, frames, length, paths, cfg.encoder)
+    except DatasetError as exc:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise ConvertError(f"{bag.name}: {exc}") from exc
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return paths
 
 
 def _extras(times: np.ndarray, sources: dict[str, tuple[_Stream, Selection]]) -> dict[str, np.ndarray]:
@@ -225,18 +316,11 @@ def _extras(times: np.ndarray, sources: dict[str, tuple[_Stream, Selection]]) ->
     return extras
 
 
-def _provenance(bag: Path, digest: str, meta: dict[str, Any], state: _Stream, action: _Stream) -> dict[str, Any]:
-    return {"origin": "real", "source_bag": str(bag.resolve()), "source_sha256": digest,
+def _provenance(bag: Path, meta: dict[str, Any], state: _Stream, action: _Stream) -> dict[str, Any]:
+    # The writer adds `source_key`: the MCAP's content key (`McapFile.content_key`).
+    return {"origin": "real", "source_bag": str(bag.resolve()),
             "embodiment": meta.get("embodiment"), "embodiment_hash": meta.get("embodiment_hash"),
             "calibration_hash": meta.get("calibration_hash"), "recorded_with": meta.get("software_version"),
             "converter": software_version(), "outcome": meta.get("outcome"), "qa_verdict": meta.get("qa_verdict"),
             "operator": meta.get("operator"), "start_time": meta.get("start_time"),
             "unused_state_slots": list(state.unused), "unused_action_slots": list(action.unused)}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -8,6 +8,12 @@ index floor(j · fps_in / fps_out), and a clip of N source frames has floor(N ·
 frames (no frame past the end of the episode). Clips shorter than the model's frame count are
 skipped and reported, because the reference trainer rejects them. The output appears atomically
 (an `AtomicDir`: built beside `out` under a lock, swapped in when complete).
+
+Clips are cut from the raw camera video (`dataset.videos`), never from the model view, whose black
+padding bands and upscale the world model would learn as part of the scene. The raw frame (16:10
+for GR1) is cropped to the clip's aspect ratio (16:9) — centred by default, `crop_offset` moves
+the window — and resized; no bars are added. Upscaling is refused unless `allow_upscale`. How each
+clip was framed is printed and recorded in the clip set's provenance.json.
 """
 
 from __future__ import annotations
@@ -36,12 +42,43 @@ class ClipConfig:
     fps: float = 16.0
     min_frames: int = 93
     size_hw: tuple[int, int] = (432, 768)
-    video_key: str | None = None  # None: the dataset's first video feature
+    video_key: str | None = None  # None: the dataset's raw camera video
+    crop_offset: float = 0.5  # where the crop window sits in the cut axis: 0 top/left, 0.5 centre, 1 bottom/right
+    allow_upscale: bool = False
     encoder: EncoderConfig = EncoderConfig()
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How a source frame becomes a clip frame: crop [row0, row1) x [col0, col1) of source_hw, resize."""
+
+    source_hw: tuple[int, int]
+    crop: tuple[int, int, int, int]
+    size_hw: tuple[int, int]
+
+    @property
+    def upscales(self) -> bool:
+        return self.crop[1] - self.crop[0] < self.size_hw[0] or self.crop[3] - self.crop[2] < self.size_hw[1]
+
+    def describe(self) -> str:
+        (h, w), (r0, r1, c0, c1), (out_h, out_w) = self.source_hw, self.crop, self.size_hw
+        return (f"{w}x{h} cropped to rows [{r0}, {r1}) cols [{c0}, {c1}) = {c1 - c0}x{r1 - r0} "
+                f"(the clip's aspect ratio, no bars), {'upscaled' if self.upscales else 'resized'} to {out_w}x{out_h}")
+
+
+def framing(source_hw: tuple[int, int], size_hw: tuple[int, int], offset: float) -> Framing:
+    """The largest window of the clip's aspect ratio in the source, placed at `offset` along the cut axis."""
+    if not 0 <= offset <= 1:
+        raise L.DatasetError(f"crop offset {offset:g}: must be in [0, 1] (0 top/left, 0.5 centre, 1 bottom/right)")
+    (h, w), (out_h, out_w) = source_hw, size_hw
+    rows, cols = (round(w * out_h / out_w), w) if w * out_h < h * out_w else (h, round(h * out_w / out_h))
+    r0, c0 = round((h - rows) * offset), round((w - cols) * offset)
+    return Framing(source_hw, (r0, r0 + rows, c0, c0 + cols), size_hw)
 
 
 @dataclass
 class ClipReport:
+    framing: Framing
     written: list[tuple[str, int, int]] = field(default_factory=list)  # (name, episode, frames)
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (episode, why)
 
@@ -61,20 +98,33 @@ def export_clips(dataset: Path, out: Path, config: ClipConfig = ClipConfig()) ->
         raise L.DatasetError(f"{dataset}: invalid dataset ({len(problems)} violations, first: {problems[0]}); "
                              "run `dreamgen validate` on it")
     info = L.read_json(dataset / "meta" / "info.json")
-    key = config.video_key or L.video_keys(info["features"])[0]
+    key = config.video_key or _raw_key(dataset)
     if key not in L.video_keys(info["features"]):
         raise L.DatasetError(f"{dataset}/meta/info.json: features: {key!r}: not a video feature of the dataset")
+    frame = framing(tuple(info["features"][key]["shape"][:2]), config.size_hw, config.crop_offset)
+    if frame.upscales and not config.allow_upscale:
+        raise L.DatasetError(f"{dataset}: {key}: {frame.describe()}: refusing to upscale; choose a smaller --size, "
+                             "convert with a larger --raw-size, or pass --allow-upscale")
     tasks = [row["task"] for row in L.read_jsonl(dataset / "meta" / "tasks.jsonl")]
     with AtomicDir(out) as build:
         if out.exists():  # checked under the lock: a concurrent export cannot slip in after the check
             raise L.DatasetError(f"{out}: already exists; choose a new --out directory")
-        report = _write_clips(dataset, build, info, key, tasks, config)
+        report = _write_clips(dataset, build, info, key, tasks, config, frame)
         _write_manifest(dataset, build, info, key, config, report)
     return report
 
 
-def _write_clips(dataset: Path, build: Path, info: dict, key: str, tasks: list[str], config: ClipConfig) -> ClipReport:
-    report = ClipReport()
+def _raw_key(dataset: Path) -> str:
+    raw = L.read_json(dataset / "meta" / "provenance.json").get("raw_videos") or {}
+    if not raw:
+        raise L.DatasetError(f"{dataset}: no raw camera video (converted with --raw-size none?): the model view's "
+                             "padding bands would be learned as scene; pass --video-key to export one anyway")
+    return next(iter(raw))
+
+
+def _write_clips(dataset: Path, build: Path, info: dict, key: str, tasks: list[str], config: ClipConfig,
+                 frame: Framing) -> ClipReport:
+    report = ClipReport(frame)
     rows = []
     (build / "videos").mkdir()
     (build / "metas").mkdir()
@@ -86,7 +136,7 @@ def _write_clips(dataset: Path, build: Path, info: dict, key: str, tasks: list[s
                                           f"{config.fps:g} fps, fewer than --min-frames {config.min_frames}")))
             continue
         name = f"episode_{index:06d}"
-        _encode_clip(dataset / L.video_file(key, index), build / "videos" / f"{name}.mp4", picks, config)
+        _encode_clip(dataset / L.video_file(key, index), build / "videos" / f"{name}.mp4", picks, config, frame)
         caption = CAPTION_PREFIX + tasks[_instruction_index(dataset, index)]
         write_text_atomic(build / "metas" / f"{name}.txt", caption + "\n")
         rows.append((f"videos/{name}.mp4", caption, len(picks), config.fps, index))
@@ -104,13 +154,14 @@ def _instruction_index(dataset: Path, episode: int) -> int:
     return int(column[0].as_py())
 
 
-def _encode_clip(source: Path, target: Path, picks: np.ndarray, config: ClipConfig) -> None:
+def _encode_clip(source: Path, target: Path, picks: np.ndarray, config: ClipConfig, frame: Framing) -> None:
     repeats = np.bincount(picks)  # a source frame appears 0, 1 or more times (upsampling)
+    r0, r1, c0, c1 = frame.crop
     with VideoWriter(target, config.fps, config.size_hw, config.encoder) as video:
-        for i, (_, frame) in enumerate(iter_frames(source)):
+        for i, (_, image) in enumerate(iter_frames(source)):
             if i >= len(repeats):
                 break
-            resized = resize(frame, config.size_hw)
+            resized = resize(image[r0:r1, c0:c1], config.size_hw)
             for _ in range(repeats[i]):
                 video.write(resized)
     if video.count != len(picks):
@@ -123,4 +174,7 @@ def _write_manifest(dataset: Path, build: Path, info: dict, key: str, config: Cl
         "source_dataset": str(dataset.resolve()), "video_key": key, "embodiment": provenance["embodiment"],
         "fps_in": info["fps"], "fps_out": config.fps, "size_hw": list(config.size_hw),
         "resampling": "nearest-earlier: source index floor(j * fps_in / fps_out)", "caption_prefix": CAPTION_PREFIX,
+        "framing": {"description": report.framing.describe(), "source_hw": list(report.framing.source_hw),
+                    "crop_rows": list(report.framing.crop[:2]), "crop_cols": list(report.framing.crop[2:]),
+                    "crop_offset": config.crop_offset, "upscaled": report.framing.upscales},
         "skipped": [{"episode_index": e, "reason": why} for e, why in report.skipped]})

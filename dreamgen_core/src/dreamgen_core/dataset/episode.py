@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,9 +23,11 @@ ORIGINS = ("real", "dreamed")
 @dataclass
 class EpisodeData:
     """state/action [N, dim] in the embodiment's layout (unused slots 0); frames: N native RGB uint8
-    frames per camera key of the embodiment, consumed once, lazily (or already in the camera's model
-    view when `frames_in_model_view`: the converter transforms in its worker processes); source_key:
-    idempotency key (e.g. the source bag's sha256); provenance must say `origin` ("real" or "dreamed")."""
+    frames per camera key of the embodiment, consumed once, lazily; or instead `videos`: the
+    episode's mp4 files per dataset video key, already encoded by `dataset.videos.encode_videos`
+    (the converter encodes in its worker processes), which the writer checks and moves in;
+    source_key: idempotency key (e.g. the source bag's sha256); provenance must say `origin`
+    ("real" or "dreamed")."""
 
     state: np.ndarray
     action: np.ndarray
@@ -35,7 +38,7 @@ class EpisodeData:
     provenance: Mapping[str, Any]
     validity: str = "valid"
     extra_columns: Mapping[str, np.ndarray] = field(default_factory=dict)
-    frames_in_model_view: bool = False
+    videos: Mapping[str, Path] = field(default_factory=dict)
 
     @property
     def length(self) -> int:
@@ -54,14 +57,14 @@ class EpisodeData:
                                                                                 ("action", self.action)))
         if len(action) != len(state) or not len(state):
             raise DatasetError(f"{who}: action: {len(action)} rows: must match state ({len(state)} rows, > 0)")
-        cameras = sorted(spec.cameras)
+        cameras = [] if self.videos else sorted(spec.cameras)  # with encoded videos, no frames
         if sorted(self.frames) != cameras:
             raise DatasetError(f"{who}: frames: {sorted(self.frames)}: expected camera keys {cameras}")
         for name, column in self.extra_columns.items():
             _check_extra(who, name, np.asarray(column), len(state))
         extras = {name: np.asarray(column) for name, column in self.extra_columns.items()}
         return EpisodeData(state, action, self.frames, self.task, self.source_key, bool(self.success),
-                           dict(self.provenance), self.validity, extras, self.frames_in_model_view)
+                           dict(self.provenance), self.validity, extras, dict(self.videos))
 
 
 def _vectors(who: str, name: str, value: np.ndarray, dim: int) -> np.ndarray:

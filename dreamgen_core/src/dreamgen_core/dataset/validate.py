@@ -107,6 +107,10 @@ def _check_modality(modality: dict[str, Any], dim: int, video_keys: list[str]) -
     for key, v in modality.get("video", {}).items():
         if v.get("original_key") not in video_keys:
             yield f"meta/modality.json: video.{key}.original_key: {v.get('original_key')!r}: not a video feature"
+    named = {v.get("original_key") for v in modality.get("video", {}).values()}
+    for key in video_keys:
+        if key not in named:
+            yield f"meta/modality.json: video: {key} is a video feature but no video key names it"
 
 
 def _check_tasks(tasks: list[dict[str, Any]]) -> Iterator[str]:

@@ -26,8 +26,9 @@ from dreamgen_core.dataset import layout as L
 from dreamgen_core.dataset.episode import EpisodeData
 from dreamgen_core.dataset.stats import dataset_stats
 from dreamgen_core.dataset.validate import validate
+from dreamgen_core.dataset.videos import RawSize, encode_videos, modality_videos, video_features
 from dreamgen_core.embodiment import Embodiment
-from dreamgen_core.video import EncoderConfig, ModelViewTransform, VideoWriter
+from dreamgen_core.video import EncoderConfig, probe_video
 
 PROVENANCE_FORMAT = "dreamgen.dataset.provenance/1"
 
@@ -70,12 +71,15 @@ class DatasetWriter:
     """`with DatasetWriter(root, spec) as w: w.add(episode)`; leaving the block commits, an exception aborts.
 
     `root` may exist (episodes are appended) or not (it is created). `results` lists every `add`.
+    `raw_size`: whether and how large the raw camera videos are (`dataset.videos`); an existing
+    dataset must have been written with the same.
     """
 
-    def __init__(self, root: Path, spec: Embodiment, encoder: EncoderConfig = EncoderConfig()):
+    def __init__(self, root: Path, spec: Embodiment, encoder: EncoderConfig = EncoderConfig(),
+                 raw_size: RawSize = None):
         self.root, self.spec, self.encoder = Path(root), spec, encoder
+        self.videos = video_features(spec, raw_size)
         self.results: list[AddResult] = []
-        self._transforms = {key: ModelViewTransform.for_camera(cam) for key, cam in spec.cameras.items()}
         self._atomic = AtomicDir(self.root, validate=validate)
         self._catalog = _Catalog()
 
@@ -114,15 +118,30 @@ class DatasetWriter:
         try:
             if not any(r.episode_index is not None for r in self.results):
                 return  # nothing new: an existing dataset stays as it was, and no empty one appears
+            shutil.rmtree(self._incoming(build), ignore_errors=True)
             self._write_meta(build)
             self._atomic.commit()  # validates the build; on failure the target is untouched
         finally:
             self.abort()
 
     # -- episodes --------------------------------------------------------------------------------
+    def incoming(self) -> Path:
+        """A directory inside the build, on its filesystem, for videos encoded elsewhere (converter
+        workers) that `add` then moves into place; it is gone when the dataset is committed."""
+        path = self._incoming(self._require_open())
+        path.mkdir(exist_ok=True)
+        return path
+
     def add(self, episode: EpisodeData) -> AddResult:
-        """Write one episode (videos streamed, then parquet); a failure removes its files and re-raises."""
+        """Write one episode (videos, then parquet); a failure removes its files and re-raises."""
         build = self._require_open()
+        try:
+            return self._add(build, episode)
+        finally:
+            for path in episode.videos.values():  # moved in, or not wanted: never left in incoming()
+                path.unlink(missing_ok=True)
+
+    def _add(self, build: Path, episode: EpisodeData) -> AddResult:
         episode = episode.checked(self.spec)
         known = self._catalog.source_index()
         if episode.source_key in known:
@@ -133,12 +152,14 @@ class DatasetWriter:
         extras = self._extras_of(episode)
         index = len(self._catalog.episodes)
         tasks = list(self._catalog.tasks)
-        written: list[Path] = []
+        paths = {f.key: build / L.video_file(f.key, index) for f in self.videos}
+        written = [*paths.values(), build / L.data_file(index)]
         try:
-            for key, frames in episode.frames.items():
-                written.append(self._encode(build, episode, index, key, frames))
+            if episode.videos:
+                self._move_in(episode, paths)
+            else:
+                encode_videos(self.spec, self.videos, episode.frames, episode.length, paths, self.encoder)
             table = self._table(episode, index, tasks, extras)
-            written.append(build / L.data_file(index))
             written[-1].parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(table, written[-1])
         except BaseException:
@@ -150,22 +171,20 @@ class DatasetWriter:
         self.results.append(result)
         return result
 
-    def _encode(self, build: Path, episode: EpisodeData, index: int, camera: str, frames: Any) -> Path:
-        view = self.spec.cameras[camera].model_view
-        path = build / L.video_file(view.video_key, index)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not episode.frames_in_model_view:
-            frames = self._transforms[camera].map(frames)
-        with VideoWriter(path, self.spec.rates.dataset_fps, tuple(view.size_hw), self.encoder) as video:
-            for frame in frames:
-                if video.count == episode.length:
-                    raise L.DatasetError(f"episode {episode.source_key!r}: frames.{camera}: more frames than "
-                                         f"the {episode.length} state rows")
-                video.write(frame)
-            if video.count != episode.length:  # raised inside the `with`, so the short mp4 is removed
-                raise L.DatasetError(f"episode {episode.source_key!r}: frames.{camera}: {video.count} frames, "
-                                     f"expected {episode.length} (one per state row)")
-        return path
+    def _move_in(self, episode: EpisodeData, paths: dict[str, Path]) -> None:
+        """Check videos encoded elsewhere (key set, size, one frame per row) and rename them into place."""
+        who = f"episode {episode.source_key!r}"
+        if sorted(episode.videos) != sorted(paths):
+            raise L.DatasetError(f"{who}: videos: {sorted(episode.videos)}: this dataset's videos are {sorted(paths)}")
+        for feature in self.videos:
+            probe = probe_video(episode.videos[feature.key])
+            if (probe.height, probe.width) != feature.size_hw or len(probe.pts_s) != episode.length:
+                raise L.DatasetError(f"{who}: videos.{feature.key}: {len(probe.pts_s)} frames of {probe.width}x"
+                                     f"{probe.height}: expected {episode.length} of {feature.size_hw[1]}x"
+                                     f"{feature.size_hw[0]}")
+        for key, path in paths.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(episode.videos[key], path)
 
     def _table(self, episode: EpisodeData, index: int, tasks: list[str], extras: dict[str, str]) -> pa.Table:
         n = episode.length
@@ -192,8 +211,7 @@ class DatasetWriter:
     # -- metadata --------------------------------------------------------------------------------
     def _features(self, extras: dict[str, str]) -> dict[str, dict[str, Any]]:
         fps = self.spec.rates.dataset_fps
-        features = {cam.model_view.video_key: L.video_feature(tuple(cam.model_view.size_hw), fps)
-                    for cam in self.spec.cameras.values()}
+        features = {f.key: L.video_feature(f.size_hw, fps) for f in self.videos}
         features |= {name: L.vector_feature(self.spec.joint_names) for name in L.VECTOR_COLUMNS}
         features |= {name: L.scalar_feature(dtype) for name, dtype in L.SCALAR_COLUMNS.items()}
         features |= {name: L.scalar_feature(dtype) for name, dtype in extras.items()}
@@ -204,7 +222,7 @@ class DatasetWriter:
         episodes = len(c.episodes)
         return {"codebase_version": L.CODEBASE_VERSION, "robot_type": self.spec.robot_type,
                 "total_episodes": episodes, "total_frames": c.total_frames, "total_tasks": len(c.tasks),
-                "total_videos": episodes * len(self.spec.cameras), "total_chunks": -(-episodes // L.CHUNKS_SIZE),
+                "total_videos": episodes * len(self.videos), "total_chunks": -(-episodes // L.CHUNKS_SIZE),
                 "chunks_size": L.CHUNKS_SIZE, "fps": int(fps) if float(fps).is_integer() else fps,
                 "splits": {"train": f"0:{episodes}"}, "data_path": L.DATA_PATH, "video_path": L.VIDEO_PATH,
                 "features": self._features(c.extras or {})}
@@ -215,6 +233,7 @@ class DatasetWriter:
         return {"format": PROVENANCE_FORMAT, "dreamgen_core": version("dreamgen_core"),
                 "embodiment": {"name": self.spec.name, "content_hash": self.spec.content_hash},
                 "robot_type": self.spec.robot_type, "fps": self.spec.rates.dataset_fps, "model_views": views,
+                "raw_videos": {f.key: list(f.size_hw) for f in self.videos if f.raw},
                 "encoder": asdict(self.encoder), "episodes": self._catalog.provenance}
 
     def _write_meta(self, build: Path) -> None:
@@ -223,13 +242,17 @@ class DatasetWriter:
         tables = (pq.read_table(build / L.data_file(e["episode_index"])) for e in c.episodes)
         stat_columns = [k for k, f in info["features"].items() if f["dtype"] != "video"]
         L.write_json(meta / "info.json", info)
-        L.write_json(meta / "modality.json", self.spec.modality())
+        L.write_json(meta / "modality.json", self.spec.modality() | {"video": modality_videos(self.videos)})
         L.write_jsonl(meta / "episodes.jsonl", c.episodes)
         L.write_jsonl(meta / "tasks.jsonl", [{"task_index": i, "task": t} for i, t in enumerate(c.tasks)])
         L.write_json(meta / "stats.json", dataset_stats(tables, stat_columns))
         L.write_json(meta / "provenance.json", self._provenance())
 
     # -- checks ----------------------------------------------------------------------------------
+    @staticmethod
+    def _incoming(build: Path) -> Path:
+        return build / ".incoming"
+
     def _require_open(self) -> Path:
         if not self._atomic.is_open:
             raise RuntimeError("DatasetWriter is not open: use it as a context manager or call open()")
@@ -245,6 +268,11 @@ class DatasetWriter:
         if info["fps"] != self.spec.rates.dataset_fps:
             raise L.DatasetError(f"{meta / 'info.json'}: fps: {info['fps']}: spec {self.spec.name} "
                                  f"says {self.spec.rates.dataset_fps}")
+        theirs_videos = {k: f["shape"][:2] for k, f in info["features"].items() if f["dtype"] == "video"}
+        ours_videos = {f.key: list(f.size_hw) for f in self.videos}
+        if theirs_videos != ours_videos:
+            raise L.DatasetError(f"{meta / 'info.json'}: features: videos {theirs_videos} (height, width): "
+                                 f"appending would write {ours_videos}; use the raw size it was built with")
 
     def _extras_of(self, episode: EpisodeData) -> dict[str, str]:
         """The episode's extra columns (name → dtype), which must be those of the dataset's other episodes."""

@@ -24,11 +24,14 @@ PIX_FMT = "yuv420p"
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    """libx264 settings; `gop` bounds the decode cost of random frame access in training loaders."""
+    """libx264 settings; `gop` bounds the decode cost of random frame access in training loaders.
+    `threads` is fixed, not "auto": x264's output depends on its thread count, and datasets must be
+    the same on every machine; converters encode several episodes in parallel instead."""
 
     crf: int = 20
     preset: str = "veryfast"
     gop: int = 20
+    threads: int = 1
 
 
 def frame_rate(fps: float) -> Fraction:
@@ -52,7 +55,8 @@ class VideoWriter:
         self._stream = self._container.add_stream("libx264", rate=self._rate)
         self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, PIX_FMT
         self._stream.time_base = 1 / self._rate
-        self._stream.options = {"crf": str(config.crf), "preset": config.preset, "g": str(config.gop), "bf": "0"}
+        self._stream.options = {"crf": str(config.crf), "preset": config.preset, "g": str(config.gop), "bf": "0",
+                                "threads": str(config.threads)}
 
     def write(self, frame: np.ndarray) -> None:
         """Append one RGB uint8 frame [H, W, 3] of the writer's size; its PTS is count/fps."""
@@ -68,15 +72,19 @@ class VideoWriter:
         self._container.mux(self._stream.encode(None))
         self._container.close()
 
+    def abort(self) -> None:
+        """Stop without finishing the file, and remove it: a partial mp4 is never left behind."""
+        self._container.close()
+        self.path.unlink(missing_ok=True)
+
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if exc_type is None:
             self.close()
-            return
-        self._container.close()
-        self.path.unlink(missing_ok=True)  # a partial mp4 is never left behind
+        else:
+            self.abort()
 
 
 def encode_video(path: Path, frames: Iterable[np.ndarray], fps: float, size_hw: tuple[int, int],

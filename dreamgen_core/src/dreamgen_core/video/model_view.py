@@ -2,13 +2,16 @@
 
 The crop bounds of the embodiment spec are pixels of the native frame; they apply as ratios of
 the actual frame, so a downscaled stream (sim, compressed topic) yields the same view. Bounds are
-rounded half up with integer arithmetic, so the native resolution gets the exact pixels.
+rounded half up with integer arithmetic, so the native resolution gets the exact pixels. Only the
+crop is resized: the black bands are never built and resized, only the output rows they cover
+are left black (`_pad_and_resize` says why that gives the same pixels).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from math import gcd
 
 import cv2
 import numpy as np
@@ -62,10 +65,28 @@ class ModelViewTransform:
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 frame [H, W, 3], got {frame.dtype} {list(frame.shape)}")
         r0, r1, c0, c1 = self.crop_box(*frame.shape[:2])
-        middle = resize(frame[r0:r1, c0:c1], self.resize_hw)
-        padded = np.zeros((self.resize_hw[0] + 2 * self.pad_rows, self.resize_hw[1], 3), dtype=np.uint8)
-        padded[self.pad_rows:self.pad_rows + self.resize_hw[0]] = middle
-        return resize(padded, self.size_hw)
+        return self._pad_and_resize(resize(frame[r0:r1, c0:c1], self.resize_hw))
+
+    def _pad_and_resize(self, middle: np.ndarray) -> np.ndarray:
+        """`middle` with `pad_rows` black rows above and below, resized to `size_hw`.
+
+        Shrinking (INTER_AREA) maps input rows [k·a, (k+1)·a) onto output rows [k·b, (k+1)·b),
+        a/b = padded/output height in lowest terms. So the band of whole blocks that holds the
+        content resizes on its own to exactly the output rows the padded image gives (same scale,
+        same weights); every output row outside it sees only padding, which is black.
+        """
+        padded_h, (out_h, out_w) = self.resize_hw[0] + 2 * self.pad_rows, self.size_hw
+        if not self.pad_rows or out_h > padded_h or out_w > self.resize_hw[1]:
+            padded = np.pad(middle, ((self.pad_rows, self.pad_rows), (0, 0), (0, 0)))
+            return resize(padded, self.size_hw)
+        g = gcd(padded_h, out_h)
+        a, b = padded_h // g, out_h // g
+        k0, k1 = self.pad_rows // a, -(-(self.pad_rows + self.resize_hw[0]) // a)
+        band = np.zeros(((k1 - k0) * a, self.resize_hw[1], 3), dtype=np.uint8)
+        band[self.pad_rows - k0 * a: self.pad_rows - k0 * a + self.resize_hw[0]] = middle
+        out = np.zeros((out_h, out_w, 3), dtype=np.uint8)
+        out[k0 * b: k1 * b] = resize(band, ((k1 - k0) * b, out_w))
+        return out
 
     def map(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Lazily transform a stream of frames (bounded memory for long episodes)."""
