@@ -37,6 +37,7 @@ NS = 1_000_000_000
 MIN_RATE_WINDOW_NS = NS  # a rate over less than a second says more about start-up than about the topic
 MIN_INTERVALS = 10       # fewer stamp intervals say nothing reliable about a topic's period
 HOLE_CONTEXT_NS = NS // 2  # stamps around a hole that absorb jitter and a publisher catching up
+FASTER = 0.8               # a mean interval below this share of the expected period: a faster publisher
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,9 @@ def estimate_holes(intervals: np.ndarray, ends: np.ndarray, expected_hz: float, 
     """Missing messages from forward header-stamp `intervals` (ns) that ended at QA-clock times
     `ends`; each of `out_of_order` messages (left out of the intervals) filled one slot.
 
-    The period is the mean interval (exact for a publisher that sends what it owes in bursts, and
-    for one faster than `expected_hz`), or the expected period if shorter (heavy loss stretches
-    the mean; a slower publisher than expected is then counted short of what was expected).
+    The period is the expected one, unless the topic runs clearly faster than `expected_hz` (a
+    driver above the spec's minimum rate): then its own mean interval, which loss stretches a
+    little, so the count is then a slight underestimate.
 
     An interval of about k periods is a candidate hole of k - 1 messages. It is measured over a
     window of HOLE_CONTEXT_NS of messages on each side: periods spanned minus messages received. So
@@ -65,8 +66,8 @@ def estimate_holes(intervals: np.ndarray, ends: np.ndarray, expected_hz: float, 
     if len(intervals) < MIN_INTERVALS:
         return Holes()
     mean = float(np.mean(intervals))
-    expected = NS / expected_hz if expected_hz > 0 else mean
-    period = min(mean, expected)
+    at_expected_rate = expected_hz > 0 and mean >= FASTER * NS / expected_hz
+    period = NS / expected_hz if at_expected_rate else mean
     if period <= 0:
         return Holes()
     stamps = np.concatenate(([0], np.cumsum(intervals)))
@@ -79,7 +80,7 @@ def estimate_holes(intervals: np.ndarray, ends: np.ndarray, expected_hz: float, 
         lo, hi = max(covered, i - context), min(len(intervals), i + 1 + context)
         missing += _missing(stamps[hi] - stamps[lo], hi - lo, period)
         covered = hi
-    if period == expected:
+    if at_expected_rate:
         missing = min(missing, _missing(stamps[-1], len(intervals), period))
     largest = int(np.argmax(intervals))
     return Holes(max(0, missing - out_of_order), int(intervals[largest]), int(ends[largest]))
