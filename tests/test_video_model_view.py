@@ -60,3 +60,21 @@ def test_bad_frames_are_refused(transform: ModelViewTransform) -> None:
         transform(np.zeros((200, 320, 3), np.float32))
     with pytest.raises(ValueError, match="too small for the model-view crop"):
         transform(np.zeros((0, 0, 3), np.uint8))
+
+
+@pytest.mark.parametrize("frame_hw", [(800, 1280), (200, 320), (480, 640)])
+@pytest.mark.parametrize("geometry", [((480, 720), 120, (256, 256)), ((480, 720), 120, (224, 224)),
+                                      ((300, 400), 37, (100, 150)), ((480, 720), 120, (200, 300))],
+                         ids=["gr1", "224", "odd-pad", "non-square"])
+def test_resizing_only_the_crop_gives_the_padded_chain_exactly(frame_hw, geometry) -> None:
+    """The transform never builds and resizes the black bands; its pixels equal the chain that does."""
+    resize_hw, pad, size_hw = geometry
+    view = ModelViewTransform((800, 1280), (310, 770), (110, 1130), resize_hw, pad, size_hw)
+    rng = np.random.default_rng(1)
+    frame = cv2.GaussianBlur(rng.integers(0, 256, (*frame_hw, 3), dtype=np.uint8), (9, 9), 3)
+    r0, r1, c0, c1 = view.crop_box(*frame_hw)
+    shrinks = resize_hw[0] < r1 - r0 or resize_hw[1] < c1 - c0
+    middle = cv2.resize(frame[r0:r1, c0:c1], resize_hw[::-1],
+                        interpolation=cv2.INTER_AREA if shrinks else cv2.INTER_LINEAR)
+    padded = np.pad(middle, ((pad, pad), (0, 0), (0, 0)))
+    np.testing.assert_array_equal(view(frame), cv2.resize(padded, size_hw[::-1], interpolation=cv2.INTER_AREA))

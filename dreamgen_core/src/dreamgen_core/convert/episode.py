@@ -72,7 +72,7 @@ class Skipped(Exception):
 class _Stream:
     topic: str
     stamps: np.ndarray  # header stamps, ns
-    values: np.ndarray | None = None  # placed joint vectors [n, dim] for joint streams
+    values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # joint streams: [n, dim]
     unused: tuple[str, ...] = field(default=())
     where: tuple[Locator, ...] = ()  # camera streams: where each message is, for the frames used
 
@@ -285,9 +285,10 @@ def _frames(mcap: McapFile, image: _Stream, picks: np.ndarray) -> Iterator[np.nd
     store, previous, frame = typestore(), -1, np.zeros(0, np.uint8)
     for k in picks.tolist():
         if k != previous:
-            msg = store.deserialize_cdr(mcap.message(image.where[k]), IMAGE)
-            rows = np.asarray(msg.data, dtype=np.uint8)[: msg.step * msg.height].reshape(msg.height, msg.step)
-            frame, previous = rows[:, : msg.width * 3].reshape(msg.height, msg.width, 3)[:, :, CHANNELS[msg.encoding]], k
+            msg: Any = store.deserialize_cdr(mcap.message(image.where[k]), IMAGE)
+            width, height, step = int(msg.width), int(msg.height), int(msg.step)
+            rows = np.asarray(msg.data, dtype=np.uint8)[: step * height].reshape(height, step)
+            frame, previous = rows[:, : width * 3].reshape(height, width, 3)[:, :, CHANNELS[msg.encoding]], k
         yield frame
 
 

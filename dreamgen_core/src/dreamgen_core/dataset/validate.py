@@ -8,7 +8,7 @@ Each violation is one line naming the file (relative to the root), the key and t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +65,11 @@ def _check(root: Path, meta: dict[str, Any]) -> Iterator[str]:
 
 
 def _check_info(info: dict[str, Any]) -> Iterator[str]:
-    for key, want in (("codebase_version", L.CODEBASE_VERSION), ("chunks_size", L.CHUNKS_SIZE),
-                      ("data_path", L.DATA_PATH), ("video_path", L.VIDEO_PATH)):
-        if info.get(key) != want:
-            yield f"meta/info.json: {key}: {info.get(key)!r}: expected {want!r}"
+    fixed: dict[str, Any] = {"codebase_version": L.CODEBASE_VERSION, "chunks_size": L.CHUNKS_SIZE,
+                             "data_path": L.DATA_PATH, "video_path": L.VIDEO_PATH}
+    for key, value in fixed.items():
+        if info.get(key) != value:
+            yield f"meta/info.json: {key}: {info.get(key)!r}: expected {value!r}"
     features = info["features"]
     for name, dtype in L.SCALAR_COLUMNS.items():
         yield from _check_feature(features, name, dtype, [1])
@@ -80,11 +81,11 @@ def _check_info(info: dict[str, Any]) -> Iterator[str]:
     if not L.video_keys(features):
         yield "meta/info.json: features: no video feature"
     for key in L.video_keys(features):
-        f = features[key]
-        want = L.video_feature(tuple(f["shape"][:2]), info["fps"])
+        video = features[key]
+        want = L.video_feature((video["shape"][0], video["shape"][1]), info["fps"])
         for part in ("shape", "names", "video_info"):
-            if f.get(part) != want[part]:
-                yield f"meta/info.json: features.{key}.{part}: {f.get(part)}: expected {want[part]}"
+            if video.get(part) != want[part]:
+                yield f"meta/info.json: features.{key}.{part}: {video.get(part)}: expected {want[part]}"
 
 
 def _check_feature(features: dict[str, Any], name: str, dtype: str, shape: list[Any]) -> Iterator[str]:
@@ -113,14 +114,14 @@ def _check_modality(modality: dict[str, Any], dim: int, video_keys: list[str]) -
             yield f"meta/modality.json: video: {key} is a video feature but no video key names it"
 
 
-def _check_tasks(tasks: list[dict[str, Any]]) -> Iterator[str]:
+def _check_tasks(tasks: list[dict[str, Any]]) -> Generator[str, None, list[str]]:
     """Yields violations; returns the task strings by index."""
     for position, row in enumerate(tasks):
         if row.get("task_index") != position or not isinstance(row.get("task"), str):
             yield f"meta/tasks.jsonl: line {position + 1}: {row}: expected task_index {position} and a task string"
     if len({row.get("task") for row in tasks}) != len(tasks):
         yield "meta/tasks.jsonl: task: the same string appears twice"
-    return [row.get("task") for row in tasks]
+    return [str(row.get("task")) for row in tasks]
 
 
 def _check_episode_table(episodes: list[dict[str, Any]], tasks: list[str]) -> Iterator[str]:
@@ -136,7 +137,7 @@ def _check_episode_table(episodes: list[dict[str, Any]], tasks: list[str]) -> It
 
 
 def _check_episode(root: Path, info: dict[str, Any], episode: int, length: int, first_index: int,
-                   n_tasks: int) -> Iterator[str]:
+                   n_tasks: int) -> Generator[str, None, int | None]:
     """Yields violations of one episode's parquet and videos; returns its row count (None if unreadable)."""
     rel = L.data_file(episode)
     if not (root / rel).is_file():

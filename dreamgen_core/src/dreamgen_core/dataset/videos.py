@@ -47,10 +47,10 @@ def video_features(spec: Embodiment, raw_size: RawSize) -> list[VideoFeature]:
     """The dataset's videos, per camera: the model view, then the raw camera if the spec names a key."""
     features = []
     for name, cam in spec.cameras.items():
-        features.append(VideoFeature(cam.model_view.video_key, name, tuple(cam.model_view.size_hw), raw=False))
+        features.append(VideoFeature(cam.model_view.video_key, name, cam.model_view.size_hw, raw=False))
         if raw_size is None or cam.raw_video_key is None:
             continue
-        size = (cam.height, cam.width) if raw_size == "native" else tuple(raw_size)
+        size = (cam.height, cam.width) if raw_size == "native" else raw_size
         if size[0] <= 0 or size[1] <= 0 or size[0] % 2 or size[1] % 2:
             raise DatasetError(f"raw video size {size[1]}x{size[0]}: width and height must be even and > 0 (h264)")
         if abs(size[1] / size[0] / (cam.width / cam.height) - 1) > ASPECT_TOLERANCE:

@@ -108,7 +108,9 @@ class VideoProbe:
     pts_s: np.ndarray  # float64 seconds, presentation order
 
 
-def _seconds(pts: int, time_base: Fraction) -> float:
+def _seconds(pts: int | None, time_base: Fraction | None) -> float:
+    if pts is None or time_base is None:  # our writer stamps every frame; another file may not
+        raise ValueError("a video frame without a timestamp (PTS or time base)")
     return float(pts * time_base)
 
 

@@ -48,8 +48,7 @@ class ModelViewTransform:
     @classmethod
     def for_camera(cls, camera: Camera) -> ModelViewTransform:
         v = camera.model_view
-        return cls((camera.height, camera.width), tuple(v.crop_rows), tuple(v.crop_cols), tuple(v.resize_hw),
-                   v.pad_rows, tuple(v.size_hw))
+        return cls((camera.height, camera.width), v.crop_rows, v.crop_cols, v.resize_hw, v.pad_rows, v.size_hw)
 
     def crop_box(self, height: int, width: int) -> tuple[int, int, int, int]:
         """(row0, row1, col0, col1) of the crop in a height×width frame."""
