@@ -16,12 +16,15 @@ from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 
 def generate_launch_description() -> LaunchDescription:
     embodiment = LaunchConfiguration("embodiment")
+    # `duration_s:=3` or `:=0` would reach the node as an integer and be refused (it declares a double).
+    duration_s = ParameterValue(LaunchConfiguration("duration_s"), value_type=float)
     check = Node(package="dreamgen", executable="joint_state_check", output="screen",
-                 parameters=[{"embodiment": embodiment, "duration_s": LaunchConfiguration("duration_s")}])
+                 parameters=[{"embodiment": embodiment, "duration_s": duration_s}])
     return LaunchDescription([
         DeclareLaunchArgument("embodiment", default_value="gr1", description="spec name or YAML path"),
         DeclareLaunchArgument("duration_s", default_value="5.0",
