@@ -56,8 +56,8 @@ def estimate_holes(intervals: np.ndarray, ends: np.ndarray, expected_hz: float, 
     driver above the spec's minimum rate): then its own mean interval, which loss stretches a
     little, so the count is then a slight underestimate.
 
-    An interval of about k periods is a candidate hole of k - 1 messages. It is measured over a
-    window of HOLE_CONTEXT_NS of messages on each side: periods spanned minus messages received. So
+    An interval of about k periods is a candidate hole of k - 1 messages. It is measured over the
+    messages within HOLE_CONTEXT_NS on each side: periods spanned minus messages received. So
     a late message beside an early one, or a publisher that sends what it owes back to back after a
     stall, counts nothing; a hole nothing refills counts in full. At the expected period the whole
     episode is counted the same way too, and the smaller count wins: a publisher that catches up
