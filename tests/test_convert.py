@@ -167,3 +167,12 @@ def test_clips_from_the_raw_camera_have_no_bars(dataset, tmp_path: Path) -> None
     assert ego_view[:, :40].mean() < 1 and ego_view[:, -40:].mean() < 1  # black, but for h264 ringing
     for row in (clip[:, 0], clip[:, -1]):
         assert row.mean() > 20, "a clip's edge rows must show the scene, not a bar"
+
+
+def test_ray_tasks_make_the_same_dataset(dataset, ci_convert_config, tmp_path: Path) -> None:
+    """`--ray-address`: the same task function on a Ray cluster (a local one here) gives the same bytes."""
+    root, bags, _ = dataset
+    results = convert_bags(bags, tmp_path / "ray", load_embodiment("gr1"), ci_convert_config, ray_address="local",
+                           progress=False)
+    assert [(r.bag, r.status) for r in results] == [(bag, "converted") for bag in bags]
+    assert tree_digest(tmp_path / "ray") == tree_digest(root)
