@@ -28,7 +28,7 @@ from dreamgen_core.convert.episode import ConvertConfig, ConvertError, Skipped, 
 from dreamgen_core.dataset import DatasetError, DatasetWriter, EpisodeData
 from dreamgen_core.embodiment import Embodiment
 
-Outcome = EpisodeData | ConvertError | Skipped
+TaskResult = EpisodeData | ConvertError | Skipped
 
 
 class Status(StrEnum):
@@ -87,7 +87,7 @@ def _not_convertible(bag: Path) -> str:
     return ""
 
 
-def convert_task(bag: Path, spec: Embodiment, cfg: ConvertConfig, incoming: Path) -> Outcome:
+def convert_task(bag: Path, spec: Embodiment, cfg: ConvertConfig, incoming: Path) -> TaskResult:
     """One episode, start to finish (the unit of parallel work): its data, or why not."""
     try:
         return convert_bag(bag, spec, cfg, incoming)
@@ -103,12 +103,12 @@ def _start_worker() -> None:
     prepare_decoders()
 
 
-Submit = Callable[[Path], Callable[[], Outcome]]  # bag → a handle that waits for its outcome
+Submit = Callable[[Path], Callable[[], TaskResult]]  # bag → a handle that waits for its result
 
 
-def _in_order(bags: list[Path], submit: Submit, in_flight: int) -> Iterator[tuple[Path, Outcome]]:
-    """(bag, outcome) in input order, with at most `in_flight` episodes submitted and not yet taken."""
-    pending: deque[tuple[Path, Callable[[], Outcome]]] = deque()
+def _in_order(bags: list[Path], submit: Submit, in_flight: int) -> Iterator[tuple[Path, TaskResult]]:
+    """(bag, result) in input order, with at most `in_flight` episodes submitted and not yet taken."""
+    pending: deque[tuple[Path, Callable[[], TaskResult]]] = deque()
     for bag in bags:
         pending.append((bag, submit(bag)))
         if len(pending) >= in_flight:
@@ -120,7 +120,7 @@ def _in_order(bags: list[Path], submit: Submit, in_flight: int) -> Iterator[tupl
 
 
 def _local(bags: list[Path], spec: Embodiment, cfg: ConvertConfig, incoming: Path,
-           workers: int) -> Iterator[tuple[Path, Outcome]]:
+           workers: int) -> Iterator[tuple[Path, TaskResult]]:
     if workers <= 1:
         yield from ((bag, convert_task(bag, spec, cfg, incoming)) for bag in bags)
         return
@@ -134,7 +134,7 @@ def _local(bags: list[Path], spec: Embodiment, cfg: ConvertConfig, incoming: Pat
 
 
 def _ray(bags: list[Path], spec: Embodiment, cfg: ConvertConfig, incoming: Path, address: str,
-         workers: int) -> Iterator[tuple[Path, Outcome]]:
+         workers: int) -> Iterator[tuple[Path, TaskResult]]:
     """The same task on a Ray cluster. Bags and the dataset's directory must be at the same paths on
     every node (a shared filesystem): tasks read the bags and write videos into the writer's build."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # before Ray is imported: never phone home
@@ -148,7 +148,7 @@ def _ray(bags: list[Path], spec: Embodiment, cfg: ConvertConfig, incoming: Path,
         task = ray.remote(num_cpus=1)(convert_task)
         refs: dict[Path, Any] = {}
 
-        def submit(bag: Path) -> Callable[[], Outcome]:
+        def submit(bag: Path) -> Callable[[], TaskResult]:
             refs[bag] = task.remote(bag, spec, cfg, incoming)
             return lambda: ray.get(refs.pop(bag))
         yield from _in_order(bags, submit, 2 * max(workers, int(ray.cluster_resources().get("CPU", 1))))
@@ -167,14 +167,14 @@ def convert_bags(paths: Sequence[Path], out: Path, spec: Embodiment, cfg: Conver
         return results
     with DatasetWriter(out, spec, cfg.encoder, cfg.raw_size) as writer:
         incoming = writer.incoming()
-        outcomes = _ray(bags, spec, cfg, incoming, ray_address, workers) if ray_address else \
+        results_in_order = _ray(bags, spec, cfg, incoming, ray_address, workers) if ray_address else \
             _local(bags, spec, cfg, incoming, workers)
-        for bag, outcome in tqdm(outcomes, total=len(bags), unit="episode", desc="convert", disable=not progress):
+        for bag, outcome in tqdm(results_in_order, total=len(bags), unit="episode", desc="convert", disable=not progress):
             results.append(_add(writer, bag, outcome))
     return results
 
 
-def _add(writer: DatasetWriter, bag: Path, outcome: Outcome) -> BagResult:
+def _add(writer: DatasetWriter, bag: Path, outcome: TaskResult) -> BagResult:
     if isinstance(outcome, Skipped):
         return BagResult(bag, Status.SKIPPED, f"{bag.name}: {outcome}")
     if isinstance(outcome, ConvertError):

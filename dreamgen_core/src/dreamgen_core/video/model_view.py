@@ -9,7 +9,6 @@ are left black (`_pad_and_resize` says why that gives the same pixels).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from math import gcd
 
@@ -86,7 +85,3 @@ class ModelViewTransform:
         out = np.zeros((out_h, out_w, 3), dtype=np.uint8)
         out[k0 * b: k1 * b] = resize(band, ((k1 - k0) * b, out_w))
         return out
-
-    def map(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        """Lazily transform a stream of frames (bounded memory for long episodes)."""
-        return (self(frame) for frame in frames)
