@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor
 from sensor_msgs.msg import JointState
 
 from dreamgen.node_runtime import DreamgenNode, main_for
@@ -22,7 +23,8 @@ from dreamgen_core.joint_check import JointStateCheck
 class JointStateCheckNode(DreamgenNode):
     def __init__(self) -> None:
         super().__init__("joint_state_check")
-        self.duration_s = float(self.declare_parameter("duration_s", 0.0).value)
+        # Dynamically typed: `-p duration_s:=5` (an integer on the command line) is as good as 5.0.
+        self.duration_s = float(self.declare_parameter("duration_s", 0.0, ParameterDescriptor(dynamic_typing=True)).value)
         self.report_path = str(self.declare_parameter("report", "").value)
         self.check = JointStateCheck(self.spec)
         self.create_subscription(JointState, self.spec.ros.joint_states.name, self.on_joint_state, 50)

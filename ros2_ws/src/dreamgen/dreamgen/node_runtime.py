@@ -19,6 +19,7 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from dreamgen.stop_signals import stop_request
+from dreamgen_core.config import ConfigError
 from dreamgen_core.embodiment import Embodiment, load_embodiment
 from dreamgen_core.ros.discovery import DOMAIN_VAR, LEGACY_VAR, RANGE_VAR, problems
 
@@ -46,6 +47,9 @@ class DreamgenNode(Node):
         """Release resources; called once after the spin ends, for any reason."""
 
 
+CONFIG_ERROR_EXIT = 2  # as the dreamgen CLI: the input was wrong, nothing ran
+
+
 def run_node(factory: Callable[[], DreamgenNode], args: list[str] | None = None,
              executor_type: Callable[[], Executor] = SingleThreadedExecutor) -> int:
     stop = stop_request()
@@ -56,6 +60,13 @@ def run_node(factory: Callable[[], DreamgenNode], args: list[str] | None = None,
         if not stop.requested:
             node = factory()
             executor.add_node(node)
+    except (ConfigError, FileNotFoundError) as exc:
+        # A wrong spec, config or file name is the user's to fix: one line that names it, no traceback.
+        print(f"{getattr(factory, '__name__', 'node')}: error: {exc}", file=sys.stderr, flush=True)
+        executor.shutdown()
+        rclpy.try_shutdown()
+        return CONFIG_ERROR_EXIT
+    try:
         while node is not None and not stop.requested and rclpy.ok() and node.exit_code is None:
             executor.spin_once(timeout_sec=0.1)
     except ExternalShutdownException:
