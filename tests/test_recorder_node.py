@@ -327,8 +327,9 @@ def test_disk_guard_refuses_to_start(rig: Rig, ros_env: dict[str, str], tmp_path
 
 def test_sigterm_closes_episode_as_interrupted(rig: Rig, ros_env: dict[str, str], tmp_path: Path) -> None:
     proc, out = start_recorder(tmp_path, ros_env, "recorder_term")
+    rig.watch_status("recorder_term")
     try:
-        time.sleep(1.5)
+        wait_receiving(rig, "recorder_term")
         response = rig.call("recorder_term", "start", Trigger.Request())
         assert response.success, response.message
         time.sleep(1.5)
@@ -344,8 +345,9 @@ def test_sigterm_closes_episode_as_interrupted(rig: Rig, ros_env: dict[str, str]
 def test_sigkill_then_recover_loses_at_most_a_second(rig: Rig, ros_env: dict[str, str], tmp_path: Path,
                                                      cli: Path) -> None:
     proc, out = start_recorder(tmp_path, ros_env, "recorder_kill")
+    rig.watch_status("recorder_kill")
     try:
-        time.sleep(1.5)
+        wait_receiving(rig, "recorder_kill")
         t0 = time.time()
         response = rig.call("recorder_kill", "start", Trigger.Request())
         assert response.success, response.message
