@@ -7,9 +7,12 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
+from rosbags.highlevel import AnyReader
 
 from dreamgen_core.dataset import validate
+from dreamgen_core.embodiment import load_embodiment
 
 pytestmark = pytest.mark.ros
 
@@ -27,6 +30,8 @@ def test_demo_runs_the_loop_and_says_where_everything_is(cli: Path, ros_env: dic
     assert "2 episode bags of 2 tasks" in result.stdout
     bags = [p for p in (out / "episodes").iterdir() if (p / "metadata.yaml").is_file()]
     assert len(bags) == 2
+    for bag in bags:
+        assert still_at_first(bag, seconds=0.5) < 0.01, bag.name  # arms, waist, head (and camera) at rest
     assert validate(out / "dataset") == []
     # Every episode converts unless QA flagged it (a loaded machine can); none is rejected (a gap).
     assert "rejected:" not in result.stdout
@@ -34,3 +39,19 @@ def test_demo_runs_the_loop_and_says_where_everything_is(cli: Path, ros_env: dic
     assert converted == 2 - result.stdout.count("skipped: ") >= 1
     rows = list(csv.DictReader((out / "wm_clips" / "metadata.csv").open()))
     assert len(rows) == converted - result.stdout.count("clip of episode")
+
+
+def still_at_first(bag: Path, seconds: float) -> float:
+    """How far any joint but the fingers moves (rad) over the first `seconds` of an episode.
+
+    Fingers are left out: the safety margin keeps their targets 0.05 rad inside a limit that the
+    open hand touches, and they creep there without moving anything else."""
+    spec = load_embodiment("gr1")
+    fingers = {n for g in spec.layout if g.group.endswith("_hand") for n in g.joints}
+    with AnyReader([bag]) as reader:
+        conn = next(c for c in reader.connections if c.topic == "/joint_states")
+        msgs = [reader.deserialize(raw, conn.msgtype) for _, _, raw in reader.messages([conn])]
+    keep = [k for k, name in enumerate(msgs[0].name) if name not in fingers]
+    t = np.array([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in msgs])
+    first = np.array([m.position for m in msgs])[t - t[0] < seconds][:, keep]
+    return float(np.abs(first - first[0]).max())

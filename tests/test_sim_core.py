@@ -55,6 +55,15 @@ def test_position_targets_by_name_move_the_joint(spec, robot: SimRobot) -> None:
     assert robot.positions()[spec.slot("head_yaw_joint")] == pytest.approx(0.0, abs=1e-3)
 
 
+def test_a_command_agrees_with_the_held_pose_only_within_tolerance(robot: SimRobot) -> None:
+    robot.reset(0)
+    held = robot.data.ctrl[robot.model.actuator("right_elbow_pitch_joint").id]
+    assert robot.agrees(["right_elbow_pitch_joint", "head_yaw_joint"], [held + 0.05, 0.0], 0.1)
+    assert not robot.agrees(["right_elbow_pitch_joint"], [held + 0.5], 0.1)  # the last episode's pose
+    assert not robot.agrees(["right_elbow_pitch_joint"], [np.nan], 0.1)
+    assert not robot.agrees(["nonexistent_joint"], [0.0], 0.1)
+
+
 def test_seed_determines_the_episode(spec) -> None:
     def rollout(seed: int) -> np.ndarray:
         sim = SimRobot(spec, seed=seed)

@@ -99,6 +99,15 @@ class SimRobot:
                 self.data.ctrl[act] = min(max(float(value), lo), hi)
         return CommandResult(tuple(unknown), tuple(nonfinite))
 
+    def agrees(self, names: Sequence[str], positions: Sequence[float], tolerance: float) -> bool:
+        """Whether a command (by name) is within `tolerance` of the targets the robot holds now,
+        every named joint known and finite."""
+        for name, value in zip(names, positions):
+            act = self._act.get(name)
+            if act is None or not abs(float(value) - float(self.data.ctrl[act])) <= tolerance:
+                return False
+        return True
+
     def command_vector(self, targets: np.ndarray) -> None:
         """Targets in layout order (what the expert and replays produce)."""
         self.command(self.joint_names, targets.tolist())

@@ -22,6 +22,8 @@ from dreamgen_core.sim.expert import Phase, ScriptedExpert
 from dreamgen_core.sim.task import TaskState
 
 STATE_TOPIC = "/teleop/state"
+STAMP_EPS_S = 1e-6  # header stamps are rounded to the nanosecond: the last state before a reset may
+                    # carry the reset's time plus a fraction of a nanosecond
 
 
 class ScriptedTeleop(DreamgenNode):
@@ -67,7 +69,7 @@ class ScriptedTeleop(DreamgenNode):
 
     def start_attempt(self, task: TaskState, t: float) -> None:
         """Start on `task` once a joint state measured after the reset that made it is in."""
-        if self.measured is None or self.measured_at <= task.time:
+        if self.measured is None or self.measured_at <= task.time + STAMP_EPS_S:
             return
         self.expert.start(task, self.measured, t)
         self.targets = self.expert.act(t)

@@ -7,6 +7,12 @@ physics that produced it, and nodes on sim time keep their rates in it. The node
 runs on the steady clock, never on the /clock it publishes. Sim-only extras, not part of the robot
 contract: /sim/reset (next seed) and /sim/task (JSON ground truth for the scripted teleop and demo).
 
+A reset puts the robot back at its start pose at once, which no real robot does: commands in
+flight still describe the pose before it, and the safety monitor in front of the robot slews from
+the last target it sent. So after a reset the sim holds the start pose and ignores commands until
+one agrees with it (within ENGAGE_TOL_RAD), like a teleop that picks up only when the operator's
+pose matches the robot's: episodes start from a robot at rest.
+
 The task of the next episode is the `instruction` parameter (one of the task family's; an unknown
 one is refused with the list of known ones). Set it through the parameter service, then call
 /sim/reset: the reset starts that task, and the /sim/task message it publishes carries the
@@ -40,6 +46,7 @@ RESET_SERVICE = "/sim/reset"
 TASK_RATE_HZ = 10.0
 MAX_LAG_S = 0.02      # behind the wall clock by more than this: drop the backlog, let sim time slow down
 TICK_S = 0.002        # wall period of the loop that advances the sim
+ENGAGE_TOL_RAD = 0.1  # after a reset, commands apply once they are this close to the start pose
 
 
 def stamp(seconds: float) -> Time:
@@ -71,6 +78,7 @@ class SimRobotNode(DreamgenNode):
         self.add_on_set_parameters_callback(self.on_parameters)
 
         self.robot = SimRobot(self.spec, self.seed, task=task)
+        self.engaged = False  # see the module docstring: the start pose holds until a command agrees
         self.camera = self.robot.renderer(width, height)
         self.info = camera_info_msg(load_camera_info(info_file).scaled(width, height), self.robot.camera_name)
         self.steps_per_state = max(1, round(1.0 / (rate_hz * self.robot.timestep)))
@@ -92,6 +100,12 @@ class SimRobotNode(DreamgenNode):
                                f"commands on {command_topic}: {self.robot.task_state().instruction}")
 
     def on_command(self, msg: JointState) -> None:
+        if not self.engaged:
+            if not self.robot.agrees(msg.name, msg.position, ENGAGE_TOL_RAD):
+                self.get_logger().info(f"holding the start pose until commands come within {ENGAGE_TOL_RAD} rad "
+                                       "of it", throttle_duration_sec=1.0)
+                return
+            self.engaged = True
         result = self.robot.command(msg.name, msg.position)
         if result.unknown:
             self.get_logger().warning(f"ignoring unknown joints {list(result.unknown)}", throttle_duration_sec=5.0)
@@ -112,6 +126,7 @@ class SimRobotNode(DreamgenNode):
     def on_reset(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         self.seed += 1
         self.robot.reset(self.seed, task_for(str(self.get_parameter("instruction").value)))
+        self.engaged = False
         self.publish_task()
         response.success, response.message = True, f"seed {self.seed}"
         self.get_logger().info(f"reset to seed {self.seed}: {self.robot.task.instruction}")
