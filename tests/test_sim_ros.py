@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -137,3 +138,20 @@ def test_sim_robot_and_scripted_teleop_close_the_loop(ros_env: dict[str, str], t
         placed = spec.place(m.name, m.position).vector
         for name, home in HOME.items():
             assert placed[spec.slot(name)] == pytest.approx(home, abs=0.01), name
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize("executable,parameter", [("sim_robot", "instruction"), ("episode_director", "instructions")])
+def test_an_unknown_instruction_is_one_line_and_exit_2(ros_env: dict[str, str], executable: str,
+                                                       parameter: str) -> None:
+    wrong = "Use the right hand to push the green cube onto the red target."
+    value = wrong if parameter == "instruction" else f"['{TASKS[0].instruction}', '{wrong}']"
+    node = NodeProcess("dreamgen", executable, {parameter: value}, env=ros_env, log=subprocess.PIPE).start()
+    try:
+        code = node.wait(timeout=60)
+    finally:
+        node.stop()
+    output = node.process.stdout.read().decode()
+    errors = [line for line in output.splitlines() if "error:" in line]
+    assert code == 2 and len(errors) == 1 and "Traceback" not in output, output
+    assert repr(wrong) in errors[0] and TASKS[3].instruction in errors[0], errors[0]

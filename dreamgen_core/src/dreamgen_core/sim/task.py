@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from dreamgen_core.config import ConfigError
 from dreamgen_core.sim.model import CUBE_RGBA, TARGET_RGBA, Scene
 
 
@@ -46,8 +47,12 @@ TASKS: tuple[Task, ...] = tuple(Task(cube, target) for cube in CUBE_RGBA for tar
 DEFAULT_TASK = TASKS[0]  # red cube onto the green target: the original single task
 
 
-class UnknownInstruction(ValueError):
+class UnknownInstruction(ConfigError):
     """An instruction names no task of the family; the message lists the known ones."""
+
+    def __init__(self, instruction: str) -> None:
+        known = "; ".join(repr(t.instruction) for t in TASKS)
+        super().__init__("simulated GR1 tasks", "instruction", instruction, f"not one of the family: {known}")
 
 
 def _normalized(instruction: str) -> str:
@@ -59,8 +64,7 @@ def task_for(instruction: str) -> Task:
     for task in TASKS:
         if _normalized(task.instruction) == _normalized(instruction):
             return task
-    known = "; ".join(repr(t.instruction) for t in TASKS)
-    raise UnknownInstruction(f"unknown instruction {instruction!r}: the simulated GR1's tasks are {known}")
+    raise UnknownInstruction(instruction)
 
 
 # Sampling boxes (x, y) in the base frame, inside the right arm's comfortable workspace: cubes on
