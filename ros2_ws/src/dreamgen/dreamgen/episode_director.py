@@ -26,6 +26,7 @@ from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
 from dreamgen.node_runtime import DreamgenNode, main_for
+from dreamgen.scripted_teleop import STATE_TOPIC
 from dreamgen.sim_robot import RESET_SERVICE, TASK_TOPIC
 from dreamgen_core.atomic import write_text_atomic
 from dreamgen_core.sim.task import TASKS, task_for
@@ -52,7 +53,7 @@ class EpisodeDirector(DreamgenNode):
         self.task: dict = {}
         self.teleop_state = ""
         self.create_subscription(String, TASK_TOPIC, self.on_task, 10)
-        self.create_subscription(String, "/teleop/state", lambda m: setattr(self, "teleop_state", m.data), 10)
+        self.create_subscription(String, STATE_TOPIC, lambda m: setattr(self, "teleop_state", m.data), 10)
         threading.Thread(target=self.direct, daemon=True).start()
 
     def on_task(self, msg: String) -> None:
