@@ -28,6 +28,7 @@ import numpy as np
 
 from dreamgen_core.bag import find_mcap, read_info
 from dreamgen_core.bag.schema import typestore
+from dreamgen_core.convert.joint_state_cdr import JOINT_STATE, JointStateDecoder
 from dreamgen_core.convert.mcap_file import Channel, Locator, McapError, McapFile
 from dreamgen_core.dataset import EpisodeData
 from dreamgen_core.dataset.layout import DatasetError
@@ -38,7 +39,7 @@ from dreamgen_core.recording.provenance import software_version
 from dreamgen_core.timeline import NS, Selection, frame_times, select_latest
 from dreamgen_core.video import EncoderConfig
 
-JOINT_STATE, IMAGE = "sensor_msgs/msg/JointState", "sensor_msgs/msg/Image"
+IMAGE = "sensor_msgs/msg/Image"
 CHANNELS = {"rgb8": slice(None), "bgr8": slice(None, None, -1)}  # → RGB
 
 
@@ -164,8 +165,8 @@ def _read(bag: Path, mcap: McapFile, spec: Embodiment, topics: dict[str, str]) -
                 raise ConvertError(f"{bag.name}: topic {channel.topic} has type {channel.msgtype}, "
                                    f"expected {topics[channel.topic]}")
             seen[channel.topic] = channel
-        msg = store.deserialize_cdr(data, channel.msgtype)
-        error = images.add(msg, where) if channel.topic == camera else joints[channel.topic].add(msg)
+        error = images.add(store.deserialize_cdr(data, IMAGE), where) if channel.topic == camera else \
+            joints[channel.topic].add(data)
         if error:
             raise ConvertError(f"{bag.name}: {error}")
     missing = [t for t in topics if t not in seen]
@@ -177,19 +178,23 @@ def _read(bag: Path, mcap: McapFile, spec: Embodiment, topics: dict[str, str]) -
 
 class _JointTrack:
     """One joint topic's rows: each message updates the joints it names (placed by name, memoized
-    per name list), the others keep their last value; joints never named stay 0 and are listed."""
+    per name list), the others keep their last value; joints never named stay 0 and are listed.
+    The stream starts at the first message by which every joint it ever names has been named once
+    (a robot publishing body and hands apart): earlier rows would hold a 0 for a joint not yet heard."""
 
     def __init__(self, topic: str, spec: Embodiment) -> None:
         self.topic, self.spec = topic, spec
+        self.decoder = JointStateDecoder()
         self.stamps: list[int] = []
         self.rows: list[np.ndarray] = []
         self._current = np.zeros(spec.dim, dtype=np.float64)
         self._slots: dict[tuple[str, ...], np.ndarray] = {}
         self._seen: set[str] = set()
+        self._known: list[int] = []  # per message: how many joints had been named up to it
 
-    def add(self, msg: Any) -> str:
-        """Take one message; returns why it is unusable ('' if it is fine)."""
-        names = tuple(msg.name)
+    def add(self, data: memoryview) -> str:
+        """Take one message (CDR bytes); returns why it is unusable ('' if it is fine)."""
+        stamp, names, position = self.decoder.decode(data)
         slots = self._slots.get(names)
         if slots is None:
             unknown = [n for n in names if n not in self.spec.joint_names]
@@ -197,23 +202,25 @@ class _JointTrack:
                 return f"unknown joint names on {self.topic}: {sorted(unknown)} (not in embodiment {self.spec.name!r})"
             slots = self._slots[names] = np.array([self.spec.slot(n) for n in names], dtype=np.int64)
             self._seen.update(names)
-        position = np.asarray(msg.position, dtype=np.float64)
         if position.shape != slots.shape:
             return (f"{self.topic} message {len(self.stamps)}: {len(names)} joint names but "
                     f"{position.size} positions")
-        bad = np.flatnonzero(~np.isfinite(position))
-        if bad.size:
+        finite = np.isfinite(position)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
             return (f"non-finite joint position on {self.topic}: message {len(self.stamps)}, "
                     f"{names[bad[0]]} = {position[bad[0]]} ({bad.size} joints affected)")
         self._current[slots] = position
-        self.stamps.append(_stamp(msg))
+        self.stamps.append(stamp)
         self.rows.append(self._current.astype(np.float32))
+        self._known.append(len(self._seen))
         return ""
 
     def stream(self) -> _Stream:
         unused = tuple(n for n in self.spec.joint_names if n not in self._seen)
-        values = np.stack(self.rows) if self.rows else np.zeros((0, self.spec.dim), np.float32)
-        return _Stream(self.topic, np.asarray(self.stamps, dtype=np.int64), values, unused)
+        first = self._known.index(len(self._seen)) if self._known else 0
+        values = np.stack(self.rows[first:]) if self.rows else np.zeros((0, self.spec.dim), np.float32)
+        return _Stream(self.topic, np.asarray(self.stamps[first:], dtype=np.int64), values, unused)
 
 
 class _ImageTrack:
