@@ -126,8 +126,9 @@ def _local(bags: list[Path], spec: Embodiment, cfg: ConvertConfig, incoming: Pat
         return
     # Workers come from a fork server that imported this module and ran nothing: a plain fork of a
     # caller that used OpenCV's (or any) thread pool can deadlock the child on an inherited lock.
+    # It also imports rosbags' message types (~0.2 s), which every worker then inherits.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    context.set_forkserver_preload([__name__, "rosbags.typesys.stores.ros2_jazzy"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker) as pool:
         yield from _in_order(bags, lambda bag: pool.submit(convert_task, bag, spec, cfg, incoming).result,
                              2 * workers)
