@@ -34,6 +34,8 @@ CHUNK_SIZE = 4 * 2**20  # one 1280x800 rgb8 frame is 3 MiB: a chunk holds about 
 class TopicInfo:
     name: str
     msgtype: str
+    # rosbag2's form, one mapping per publisher (what `ros2 bag play` replays with); empty: unknown
+    offered_qos_profiles: tuple[Mapping[str, object], ...] = ()
 
 
 @dataclass
@@ -77,9 +79,9 @@ class BagWriter:
             if topic.msgtype not in schema_ids:
                 d = message_definition(topic.msgtype)
                 schema_ids[topic.msgtype] = self._mcap.register_schema(d.msgtype, "ros2msg", d.text.encode())
-            self._channels.append(self._mcap.register_channel(
-                topic.name, "cdr", schema_ids[topic.msgtype],
-                {"offered_qos_profiles": "", "topic_type_hash": message_definition(topic.msgtype).rihs01}))
+            metadata = {"offered_qos_profiles": qos_yaml(topic.offered_qos_profiles),
+                        "topic_type_hash": message_definition(topic.msgtype).rihs01}
+            self._channels.append(self._mcap.register_channel(topic.name, "cdr", schema_ids[topic.msgtype], metadata))
         if episode:
             self._mcap.add_metadata(EPISODE_RECORD, dict(episode))
         self._sequence = [0] * len(topics)
@@ -125,7 +127,7 @@ def bagfile_information(file_name: str, stats: BagStats, custom_data: Mapping[st
         "message_count": total,
         "topics_with_message_count": [
             {"topic_metadata": {"name": t.name, "type": t.msgtype, "serialization_format": "cdr",
-                                "offered_qos_profiles": [],
+                                "offered_qos_profiles": [dict(q) for q in t.offered_qos_profiles],
                                 "type_description_hash": message_definition(t.msgtype).rihs01},
              "message_count": n}
             for t, n in zip(stats.topics, stats.counts)],
@@ -136,6 +138,11 @@ def bagfile_information(file_name: str, stats: BagStats, custom_data: Mapping[st
         "custom_data": {k: str(v) for k, v in custom_data.items()},
         "ros_distro": "jazzy",
     }
+
+
+def qos_yaml(profiles: Sequence[Mapping[str, object]]) -> str:
+    """MCAP channel metadata holds strings: rosbag2 writes the profiles there as a YAML list."""
+    return yaml.safe_dump([dict(q) for q in profiles], sort_keys=False).strip() if profiles else ""
 
 
 def as_custom_data(values: Mapping[str, object]) -> dict[str, str]:

@@ -26,6 +26,7 @@ from dreamgen_core.recording.config import RecordingConfig
 from dreamgen_core.recording.metadata import EpisodeMeta, Outcome, Verdict
 from dreamgen_core.recording.provenance import episode_calibration_hash, slug, software_version
 from dreamgen_core.recording.qa import NS, EpisodeQa, QaReport, stale_required
+from dreamgen_core.recording.qos import Offer, Requested, mismatch, why_silent
 
 MB = 2**20
 
@@ -131,9 +132,12 @@ class Recorder:
         self.output_dir = (output_dir or cfg.output_path).expanduser()
         self.calibration_dir = (calibration_dir or Path(cfg.calibration_dir)).expanduser().resolve()
         self.embodiment, self.embodiment_hash = embodiment, embodiment_hash
-        self.topics = [TopicInfo(t.topic, t.type) for t in cfg.topics]
         self.index = {t.topic: i for i, t in enumerate(cfg.topics)}
         self.last_seen: list[int | None] = [None] * len(cfg.topics)
+        # The graph as the node last saw it: each topic's publishers (None: not looked yet) and the
+        # QoS its subscription asks for (None: not subscribed).
+        self.offers: list[tuple[Offer, ...] | None] = [None] * len(cfg.topics)
+        self.asked: list[Requested | None] = [None] * len(cfg.topics)
         self.episode: Episode | None = None
         self.closing: dict[str, EpisodeWriter] = {}
         self.last_closed: Closed | None = None
@@ -147,6 +151,16 @@ class Recorder:
             self.episode.qa.observe(index, now_ns, data)
             self.episode.writer.put(index, wall_ns, data)
 
+    def graph(self, index: int, offers: tuple[Offer, ...], asked: Requested | None) -> None:
+        """The node's latest look at a topic's publishers and at what its subscription asks for. While
+        recording, a publisher the subscription cannot match makes the episode need review."""
+        self.offers[index], self.asked[index] = offers, asked
+        if self.episode is None or asked is None:
+            return
+        for offer in offers:
+            if reason := mismatch(offer, asked):
+                self.episode.qa.note(f"{self.cfg.topics[index].topic}: {reason}: not recorded in this episode")
+
     # -- from services ----------------------------------------------------------------------------
     def start(self, instruction: str, operator: str, now_ns: int, wall_ns: int) -> str:
         if self.episode is not None:
@@ -158,10 +172,10 @@ class Recorder:
         self._check_disk("refusing to start")
         stale = stale_required(self.cfg, self.last_seen, now_ns)
         if stale:
-            raise Refused("required topic(s) stale: " + "; ".join(stale))
+            raise Refused("required topic(s) stale: " + "; ".join(self._explained(i, text) for i, text in stale.items()))
         name = self._unique_name(wall_ns, instruction)
         meta = self._start_meta(instruction, operator, wall_ns)
-        writer = BagWriter(self.output_dir / f"{name}{PARTIAL_SUFFIX}", name, self.topics,
+        writer = BagWriter(self.output_dir / f"{name}{PARTIAL_SUFFIX}", name, self._topic_infos(),
                            self.cfg.compression, meta.custom_data())
         thread = EpisodeWriter(writer, self.output_dir / name, self.cfg.flush_period_s, Closed(name),
                                self._on_closed)
@@ -204,8 +218,10 @@ class Recorder:
 
     # -- status -----------------------------------------------------------------------------------
     def status(self, now_ns: int) -> dict:
-        topics = {t.topic: {"age_s": None if last is None else round((now_ns - last) / NS, 3)}
-                  for t, last in zip(self.cfg.topics, self.last_seen)}
+        topics = {t.topic: {"age_s": None if last is None else round((now_ns - last) / NS, 3),
+                            "publishers": None if offers is None else len(offers),
+                            "qos": None if asked is None else str(asked)}
+                  for t, last, offers, asked in zip(self.cfg.topics, self.last_seen, self.offers, self.asked)}
         status: dict = {"state": "idle", "episode": None, "elapsed_s": 0.0, "topics": topics}
         if self.episode is not None:
             report = self.episode.qa.report(now_ns)
@@ -241,6 +257,16 @@ class Recorder:
         with self._lock:
             taken, self._unreported = self._unreported, []
         return taken
+
+    def _explained(self, index: int, stale: str) -> str:
+        """A stale topic's reason, with what the graph says about it once the node has looked."""
+        offers = self.offers[index]
+        why = "" if offers is None else why_silent(offers, self.asked[index])
+        return f"{stale} ({why})" if why else stale
+
+    def _topic_infos(self) -> list[TopicInfo]:
+        return [TopicInfo(t.topic, t.type, tuple(o.rosbag2() for o in offers or ()))
+                for t, offers in zip(self.cfg.topics, self.offers)]
 
     def _check_disk(self, what: str) -> None:
         free = free_disk_mb(self.output_dir)

@@ -212,6 +212,7 @@ class EpisodeQa:
     cfg: RecordingConfig
     start_ns: int
     monitors: list[TopicMonitor] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # problems seen outside the messages (the graph)
 
     def __post_init__(self) -> None:
         self.monitors = [TopicMonitor(t, starts_with_header(t.type)) for t in self.cfg.topics]
@@ -219,21 +220,26 @@ class EpisodeQa:
     def observe(self, index: int, now_ns: int, cdr: bytes) -> None:
         self.monitors[index].observe(now_ns, cdr)
 
+    def note(self, reason: str) -> None:
+        """A problem the messages cannot show (a publisher the subscription cannot match); kept once."""
+        if reason not in self.notes:
+            self.notes.append(reason)
+
     def report(self, now_ns: int) -> QaReport:
         elapsed = max(0, now_ns - self.start_ns)
-        reasons = [p for m in self.monitors for p in m.problems(self.cfg, elapsed, now_ns)]
+        reasons = [p for m in self.monitors for p in m.problems(self.cfg, elapsed, now_ns)] + self.notes
         return QaReport(Verdict.NEEDS_REVIEW if reasons else Verdict.OK, reasons,
                         {m.cfg.topic: m.summary(elapsed) for m in self.monitors}, elapsed / NS)
 
 
-def stale_required(cfg: RecordingConfig, last_seen_ns: list[int | None], now_ns: int) -> list[str]:
-    """The start gate: a reason per required topic that has not delivered within stale_after_s."""
-    found = []
-    for t, last in zip(cfg.topics, last_seen_ns):
+def stale_required(cfg: RecordingConfig, last_seen_ns: list[int | None], now_ns: int) -> dict[int, str]:
+    """The start gate: a reason per required topic (by index) that has not delivered within stale_after_s."""
+    found = {}
+    for i, (t, last) in enumerate(zip(cfg.topics, last_seen_ns)):
         if not t.required:
             continue
         if last is None:
-            found.append(f"{t.topic}: nothing received yet")
+            found[i] = f"{t.topic}: nothing received yet"
         elif now_ns - last > cfg.stale_after_s * NS:
-            found.append(f"{t.topic}: stale, nothing for {(now_ns - last) / NS:.1f} s")
+            found[i] = f"{t.topic}: stale, nothing for {(now_ns - last) / NS:.1f} s"
     return found

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from dreamgen_core.bag.schema import IMAGE_TYPE
 from dreamgen_core.embodiment import Embodiment
+from dreamgen_core.recording.qos import QosChoice
 
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 
@@ -27,9 +27,9 @@ class TopicConfig:
     type: str
     rate_hz: float = 0.0        # expected rate; 0 = no rate, gap or stale check
     required: bool = False      # the start gate refuses while a required topic is stale
-    # `reliable` matches reliable publishers only (images, commands: loss must show up as a QA
-    # reason, never silently); `sensor_data` (best effort) is for drivers that publish best effort.
-    qos: Literal["reliable", "sensor_data"] = "reliable"
+    # `auto`: what the topic's publishers offer (recording/qos.py); `reliable` or `sensor_data`
+    # (best effort) fix it, and a publisher that cannot match is named in the start refusal.
+    qos: QosChoice = "auto"
 
 
 def spec_topics(spec: Embodiment) -> list[TopicConfig]:
