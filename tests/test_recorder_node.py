@@ -23,11 +23,12 @@ import yaml
 from mcap.reader import make_reader
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rosbags.highlevel import AnyReader
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
+from typing_extensions import Self
 
 from dreamgen_core.bag import read_info
 from dreamgen_core.embodiment import load_embodiment
@@ -204,7 +205,7 @@ def test_start_gate_refuses_stale_required_topic(rig: Rig, recorder: tuple[str, 
 
 def test_record_read_back_with_rosbags_and_mcap(rig: Rig, recorder: tuple[str, Path]) -> None:
     name, out = recorder
-    time.sleep(1.2)
+    wait_receiving(rig, name)
     rig.status.pop(name, None)
     bag, stop, (t0, t1) = record(rig, name, out, 3.0)
     assert stop["qa"] == "ok", stop["reasons"]
@@ -308,8 +309,8 @@ def test_another_embodiment_records_its_own_topics(rig: Rig, ros_env: dict[str, 
         "/joint_states", "/camera/front/image_raw", "/camera/front/camera_info", "/teleop/joint_command",
         "/ur5e/joint_command", "/diagnostics"}
     assert not response.success
-    assert response.message == ("required topic(s) stale: /camera/front/image_raw: nothing received yet; "
-                                "/ur5e/joint_command: nothing received yet")
+    assert response.message == ("required topic(s) stale: /camera/front/image_raw: nothing received yet "
+                                "(no publisher); /ur5e/joint_command: nothing received yet (no publisher)")
 
 
 def test_disk_guard_refuses_to_start(rig: Rig, ros_env: dict[str, str], tmp_path: Path) -> None:
@@ -414,3 +415,80 @@ def test_operator_keys_drive_the_recorder(rig: Rig, ros_env: dict[str, str], tmp
     (episode,) = list(out.iterdir())
     meta = read_info(wait_for(episode)).custom_data
     assert meta["instruction"] == "push the cube to the left" and meta["outcome"] == "success"
+
+
+class BestEffortCamera(threading.Thread):
+    """A driver-like camera: SensorDataQoS (best effort, depth 5) on its own topic, at 30 Hz."""
+
+    def __init__(self, node: Node, topic: str) -> None:
+        super().__init__(daemon=True)
+        self.image = make_messages()["/camera/ego_view/image_raw"]
+        self.node = node
+        self.pub = node.create_publisher(Image, topic, qos_profile_sensor_data)
+        self.running = True
+
+    def run(self) -> None:
+        while self.running:
+            self.image.header.stamp.sec, self.image.header.stamp.nanosec = divmod(time.time_ns(), 1_000_000_000)
+            self.pub.publish(self.image)
+            time.sleep(1 / 30)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.running = False
+        self.join()
+        self.node.destroy_publisher(self.pub)
+
+
+SENSOR = {"topic": "/test/sensor_image", "type": "sensor_msgs/msg/Image", "rate_hz": 30.0, "required": True}
+
+
+def test_best_effort_camera_is_recorded_with_the_default_qos(rig: Rig, ros_env: dict[str, str],
+                                                             tmp_path: Path) -> None:
+    """No `qos:` in the config: the recorder subscribes best effort because the publisher offers only
+    that, records it, and keeps the offered profile in the bag."""
+    with BestEffortCamera(rig.node, SENSOR["topic"]):
+        proc, out = start_recorder(tmp_path, ros_env, "recorder_auto", topics=[SENSOR])
+        rig.watch_status("recorder_auto")
+        try:
+            wait_receiving(rig, "recorder_auto")
+            deadline = time.monotonic() + 20
+            while rig.status["recorder_auto"]["topics"][SENSOR["topic"]]["age_s"] is None:
+                assert time.monotonic() < deadline, rig.status["recorder_auto"]
+                time.sleep(0.1)
+            bag, stop, _ = record(rig, "recorder_auto", out, 2.0)
+        finally:
+            assert proc.stop() == 0
+    assert rig.status["recorder_auto"]["topics"][SENSOR["topic"]]["qos"] == "best_effort/volatile"
+    with AnyReader([bag]) as reader:
+        (sensor,) = [c for c in reader.connections if c.topic == SENSOR["topic"]]
+        (joints,) = [c for c in reader.connections if c.topic == "/joint_states"]
+        assert sensor.msgcount >= 30, stop
+        # (discovery does not carry a writer's history depth: rosbag2 records it as 0 too)
+        assert [(q.reliability.name, q.durability.name) for q in sensor.ext.offered_qos_profiles] == [
+            ("BEST_EFFORT", "VOLATILE")]
+        assert [(q.reliability.name, q.durability.name) for q in joints.ext.offered_qos_profiles] == [
+            ("RELIABLE", "VOLATILE")]
+
+
+def test_incompatible_publisher_is_named_in_the_refusal(rig: Rig, ros_env: dict[str, str], tmp_path: Path) -> None:
+    """`qos: reliable` wins over the offer; the refusal names the publisher that cannot match."""
+    with BestEffortCamera(rig.node, SENSOR["topic"]):
+        proc, _out = start_recorder(tmp_path, ros_env, "recorder_strict", topics=[{**SENSOR, "qos": "reliable"}])
+        rig.watch_status("recorder_strict")
+        try:
+            wait_receiving(rig, "recorder_strict")
+            deadline = time.monotonic() + 20
+            while rig.status["recorder_strict"]["topics"][SENSOR["topic"]]["publishers"] != 1:
+                assert time.monotonic() < deadline, rig.status["recorder_strict"]
+                time.sleep(0.1)
+            response = rig.call("recorder_strict", "start", Trigger.Request())
+        finally:
+            assert proc.stop() == 0
+    assert not response.success
+    assert response.message == (
+        "required topic(s) stale: /test/sensor_image: nothing received yet (publisher /recorder_test offers "
+        "best_effort/volatile, requested reliable/volatile (incompatible reliability))")

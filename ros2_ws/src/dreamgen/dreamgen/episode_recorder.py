@@ -5,8 +5,10 @@ untouched); services start/stop/discard episodes; `~/status` (JSON) and /diagnos
 and QA at 1 Hz on a steady timer (so a paused sim does not silence them). SIGINT/SIGTERM close the
 open episode as `interrupted`.
 
-QoS: every topic is subscribed RELIABLE unless its config says `qos: sensor_data` (best effort, for
-drivers that only publish best effort), with KEEP_ALL history. DDS acknowledges a sample once it is
+QoS: each topic is subscribed with what its publishers offer (reliable only when every one offers
+reliable, as rosbag2 does; an explicit `qos:` in the config wins), looked at twice a second and
+changed only while no episode records: the rule and why are in dreamgen_core.recording.qos. History
+is KEEP_ALL whatever the publishers offer. DDS acknowledges a sample once it is
 in the reader's history, whatever our executor is doing; a KEEP_LAST history overwrites samples the
 executor has not taken yet when a 2.6 MB image write or another process delays it, and that loss
 is silent. KEEP_ALL never overwrites: a full history pushes back on the reliable writer instead.
@@ -28,15 +30,20 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.experimental import EventsExecutor
 from rclpy.parameter import Parameter
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.subscription import Subscription
+from rclpy.topic_endpoint_info import TopicEndpointInfo
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
 from dreamgen.node_runtime import DreamgenNode, main_for
 from dreamgen_core.bag import PARTIAL_SUFFIX
-from dreamgen_core.recording import Outcome, Recorder, Refused, TopicConfig, load_recording_config
+from dreamgen_core.recording import Outcome, Recorder, Refused, load_recording_config
+from dreamgen_core.recording.qos import Change, Durability, Offer, Reliability, Requested, change, requested
 
-RELIABILITY = {"reliable": ReliabilityPolicy.RELIABLE, "sensor_data": ReliabilityPolicy.BEST_EFFORT}
+RELIABILITY = {Reliability.RELIABLE: ReliabilityPolicy.RELIABLE, Reliability.BEST_EFFORT: ReliabilityPolicy.BEST_EFFORT}
+DURABILITY = {Durability.VOLATILE: DurabilityPolicy.VOLATILE, Durability.TRANSIENT_LOCAL: DurabilityPolicy.TRANSIENT_LOCAL}
+GRAPH_PERIOD_S = 0.5  # how soon a new publisher is subscribed to (there is no graph event in rclpy)
 
 
 def message_class(msgtype: str) -> type:
@@ -44,8 +51,19 @@ def message_class(msgtype: str) -> type:
     return getattr(importlib.import_module(f"{package}.msg"), name)
 
 
-def topic_qos(t: TopicConfig) -> QoSProfile:
-    return QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=RELIABILITY[t.qos])
+def subscription_qos(asked: Requested) -> QoSProfile:
+    return QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=RELIABILITY[asked.reliability],
+                      durability=DURABILITY[asked.durability])
+
+
+def offer(info: TopicEndpointInfo) -> Offer:
+    q = info.qos_profile
+    reliable, transient = q.reliability == ReliabilityPolicy.RELIABLE, q.durability == DurabilityPolicy.TRANSIENT_LOCAL
+    return Offer(f"{info.node_namespace.rstrip('/')}/{info.node_name}",
+                 Reliability.RELIABLE if reliable else Reliability.BEST_EFFORT,
+                 Durability.TRANSIENT_LOCAL if transient else Durability.VOLATILE,
+                 q.history.name.lower(), q.depth, q.deadline.nanoseconds, q.lifespan.nanoseconds,
+                 q.liveliness.name.lower(), q.liveliness_lease_duration.nanoseconds)
 
 
 def default_config() -> Path:
@@ -65,9 +83,9 @@ class EpisodeRecorderNode(DreamgenNode):
                                  Path(output_dir) if output_dir else None,
                                  Path(calibration_dir) if calibration_dir else None)
         self.add_on_set_parameters_callback(self.on_parameters)
-        for i, t in enumerate(cfg.topics):
-            self.create_subscription(message_class(t.type), t.topic, partial(self.on_message, i),
-                                     topic_qos(t), raw=True)
+        self.topic_subscriptions: list[Subscription | None] = [None] * len(cfg.topics)
+        self.look_at_graph()
+        self.create_timer(GRAPH_PERIOD_S, self.look_at_graph, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.create_subscription(String, "~/instruction", self.on_instruction, 10)
         self.create_service(Trigger, "~/start", self.on_start)
         self.create_service(SetBool, "~/stop", self.on_stop)
@@ -81,6 +99,28 @@ class EpisodeRecorderNode(DreamgenNode):
         if stale:
             self.get_logger().warning(f"{len(stale)} unfinished episode(s) in {out} from a recorder that died: "
                                       f"run `dreamgen bag recover {out}`")
+
+    def look_at_graph(self) -> None:
+        """Subscribe each topic with what its publishers offer now. Mid-episode a change waits for the
+        stop (Change.AFTER_EPISODE: the next look after it); the recorder makes the episode need
+        review if a publisher cannot match meanwhile."""
+        for i, t in enumerate(self.recorder.cfg.topics):
+            offers = tuple(offer(p) for p in self.get_publishers_info_by_topic(t.topic))
+            wanted, current = requested(t.qos, offers), self.recorder.asked[i]
+            decision = change(current, wanted, recording=self.recorder.episode is not None)
+            if decision is Change.SUBSCRIBE and wanted is not None:
+                self.subscribe(i, wanted)
+                current = wanted
+            self.recorder.graph(i, offers, current)
+
+    def subscribe(self, index: int, asked: Requested) -> None:
+        t = self.recorder.cfg.topics[index]
+        old = self.topic_subscriptions[index]
+        if old is not None:
+            self.destroy_subscription(old)
+        self.topic_subscriptions[index] = self.create_subscription(
+            message_class(t.type), t.topic, partial(self.on_message, index), subscription_qos(asked), raw=True)
+        self.get_logger().info(f"{t.topic}: subscribed {asked}")
 
     def now_ns(self) -> int:
         return self.get_clock().now().nanoseconds
