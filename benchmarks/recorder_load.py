@@ -5,12 +5,23 @@ JointState at 200 Hz, teleop and robot commands at 100 Hz each) into a recorder 
 episode starts once the traffic flows and stops `--seconds` later while the publisher is still
 publishing, so the recorder's QA verdict judges a steady stream. Every published header stamp
 inside the episode window is then looked up in the bag. Prints delivered/published per topic and
-the ratio, the recorder's CPU use and the MB/s it wrote. `--contention` adds a process that keeps
-one core busy for the whole run (it stops by itself), like a driver or retargeting on the robot.
+the ratio, the recorder's CPU use and the MB/s it wrote. `--contention N` adds N processes that
+each keep one core busy for the whole run (they stop by themselves), like a driver or retargeting
+on the robot; `--contention` alone is one.
+
+Two publishers (`--publisher`):
+- `project` (default): as the project likes it: every topic reliable with history depth 30, the
+  messages serialized once (only the stamp bytes change), the recorder configured with these rates.
+- `driver`: as real drivers do it: camera image and camera_info best effort depth 5
+  (SensorDataQoS), joint states and commands reliable depth 10 (SystemDefaultsQoS, as
+  ros2_control's broadcasters), each message built per publish as a Python driver builds it
+  (cv_bridge's copy of the frame, fresh JointState lists), and the recorder started with the
+  SHIPPED config (config/recording.yaml: QoS adapted to what is offered).
 
 Run it like every ROS process here, on loopback with a private domain:
     source ros2_ws/install/setup.bash
-    .venv/bin/dreamgen-ros-env -- .venv/bin/python benchmarks/recorder_load.py --seconds 60 [--contention]
+    .venv/bin/dreamgen-ros-env -- .venv/bin/python benchmarks/recorder_load.py --seconds 60 \
+        [--publisher driver] [--contention [N]]
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import psutil
@@ -32,6 +44,8 @@ LOAD = {  # topic: (type, rate_hz)
     "/teleop/joint_command": ("sensor_msgs/msg/JointState", 100.0),
     "/gr1/joint_command": ("sensor_msgs/msg/JointState", 100.0),
 }
+DRIVER_LOAD = {**LOAD, "/camera/ego_view/camera_info": ("sensor_msgs/msg/CameraInfo", 30.0)}
+PUBLISHERS = {"project": LOAD, "driver": DRIVER_LOAD}
 WIDTH, HEIGHT = 1280, 800
 # Messages published this close to the stop call may still be in flight when the episode ends.
 IN_FLIGHT_S = 0.2
@@ -40,36 +54,83 @@ SETUP_S = 60.0
 BUSY = "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass\n"
 
 
-def publish(ready: Path, stop: Path, stamps_path: Path) -> None:
+class ProjectTraffic:
+    """Serialized once; only the header stamp (CDR bytes 4..12) changes per message, so the
+    publisher spends its CPU on DDS, not on Python message conversion. Everything reliable, depth 30."""
+
+    def __init__(self, node, spec) -> None:
+        import numpy as np
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from rclpy.serialization import serialize_message
+        from sensor_msgs.msg import Image, JointState
+
+        frame = np.tile(np.arange(WIDTH * 3, dtype=np.uint8), HEIGHT)
+        image = Image(height=HEIGHT, width=WIDTH, encoding="rgb8", step=WIDTH * 3, data=frame.tobytes())
+        joints = JointState(name=list(spec.joint_names), position=[0.1] * spec.dim, velocity=[0.0] * spec.dim)
+        self.templates = {t: bytearray(serialize_message(image if "image" in t else joints)) for t in LOAD}
+        qos = QoSProfile(depth=30, reliability=ReliabilityPolicy.RELIABLE)
+        self.pubs = {t: node.create_publisher(Image if "image" in t else JointState, t, qos) for t in LOAD}
+
+    def publish(self, topic: str, stamp: int) -> None:
+        sec, nanosec = divmod(stamp, 1_000_000_000)
+        data = self.templates[topic]
+        data[4:12] = sec.to_bytes(4, "little", signed=True) + nanosec.to_bytes(4, "little")
+        self.pubs[topic].publish(bytes(data))
+
+
+class DriverTraffic:
+    """As drivers publish: SensorDataQoS camera and camera_info, SystemDefaults-like (reliable,
+    depth 10) joint states and commands, a new message built for every publish."""
+
+    def __init__(self, node, spec) -> None:
+        import numpy as np
+        from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+        from sensor_msgs.msg import CameraInfo, Image, JointState
+
+        self.Image, self.CameraInfo, self.JointState = Image, CameraInfo, JointState
+        self.frame = np.tile(np.arange(WIDTH * 3, dtype=np.uint8), HEIGHT).reshape(HEIGHT, WIDTH * 3)
+        self.names, self.dim = list(spec.joint_names), spec.dim
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.pubs = {t: node.create_publisher(
+            {"sensor_msgs/msg/Image": Image, "sensor_msgs/msg/CameraInfo": CameraInfo}.get(ty, JointState), t,
+            qos_profile_sensor_data if t.startswith("/camera/") else reliable) for t, (ty, _) in DRIVER_LOAD.items()}
+
+    def publish(self, topic: str, stamp: int) -> None:
+        msg = self.message(topic)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+        self.pubs[topic].publish(msg)
+
+    def message(self, topic: str):
+        if topic.endswith("image_raw"):
+            msg = self.Image(height=HEIGHT, width=WIDTH, encoding="rgb8", step=WIDTH * 3)
+            msg.data.frombytes(self.frame.tobytes())  # what cv_bridge's cv2_to_imgmsg does
+            return msg
+        if topic.endswith("camera_info"):
+            return self.CameraInfo(height=HEIGHT, width=WIDTH, distortion_model="plumb_bob", d=[0.0] * 5,
+                                   k=[600.0, 0, WIDTH / 2, 0, 600.0, HEIGHT / 2, 0, 0, 1])
+        return self.JointState(name=self.names, position=[0.1] * self.dim, velocity=[0.0] * self.dim,
+                               effort=[0.0] * self.dim)
+
+
+def publish(kind: str, ready: Path, stop: Path, stamps_path: Path) -> None:
     """Publisher mode: wait for the recorder to match every topic, publish on schedule until `stop`
     exists, then write every header stamp it published."""
-    import numpy as np
     import rclpy
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from rclpy.serialization import serialize_message
-    from sensor_msgs.msg import Image, JointState
 
     from dreamgen_core.embodiment import load_embodiment
 
     rclpy.init()
     node = rclpy.create_node("recorder_load_publisher")
-    spec = load_embodiment("gr1")
-    frame = np.tile(np.arange(WIDTH * 3, dtype=np.uint8), HEIGHT)
-    image = Image(height=HEIGHT, width=WIDTH, encoding="rgb8", step=WIDTH * 3, data=frame.tobytes())
-    joints = JointState(name=list(spec.joint_names), position=[0.1] * spec.dim, velocity=[0.0] * spec.dim)
-    # Serialized once; only the header stamp (CDR bytes 4..12) changes per message, so the
-    # publisher spends its CPU on DDS, not on Python message conversion.
-    templates = {t: bytearray(serialize_message(image if "image" in t else joints)) for t in LOAD}
-    qos = QoSProfile(depth=30, reliability=ReliabilityPolicy.RELIABLE)
-    pubs = {t: node.create_publisher(Image if "image" in t else JointState, t, qos) for t in LOAD}
+    load = PUBLISHERS[kind]
+    traffic = (DriverTraffic if kind == "driver" else ProjectTraffic)(node, load_embodiment("gr1"))
     deadline = time.monotonic() + 30
-    while any(p.get_subscription_count() == 0 for p in pubs.values()):
+    while any(p.get_subscription_count() == 0 for p in traffic.pubs.values()):
         if time.monotonic() > deadline:
             sys.exit("recorder_load: the recorder never subscribed to every topic")
         time.sleep(0.05)
-    stamps: dict[str, list[int]] = {t: [] for t in LOAD}
+    stamps: dict[str, list[int]] = {t: [] for t in load}
     start = time.monotonic()
-    due = dict.fromkeys(LOAD, start)
+    due = dict.fromkeys(load, start)
     ready.touch()
     next_check = start
     while True:
@@ -78,13 +139,10 @@ def publish(ready: Path, stop: Path, stamps_path: Path) -> None:
             if stop.exists():
                 break
             next_check = now + 0.1
-        for topic, (_, hz) in LOAD.items():
+        for topic, (_, hz) in load.items():
             if now >= due[topic]:
                 stamp = time.time_ns()
-                sec, nanosec = divmod(stamp, 1_000_000_000)
-                data = templates[topic]
-                data[4:12] = sec.to_bytes(4, "little", signed=True) + nanosec.to_bytes(4, "little")
-                pubs[topic].publish(bytes(data))
+                traffic.publish(topic, stamp)
                 stamps[topic].append(stamp)
                 due[topic] += 1.0 / hz
         time.sleep(max(0.0, min(*due.values(), next_check) - time.monotonic()))
@@ -120,13 +178,13 @@ def wait_for(path: Path, what: str, timeout_s: float = SETUP_S) -> None:
         time.sleep(0.05)
 
 
-def bag_stamps(bag: Path) -> dict[str, set[int]]:
+def bag_stamps(bag: Path, topics: Iterable[str]) -> dict[str, set[int]]:
     """Header stamps per topic, read from the MCAP file by the independent `mcap` reader."""
     from mcap.reader import make_reader
 
     from dreamgen_core.bag.schema import header_stamp_ns
 
-    found: dict[str, set[int]] = {t: set() for t in LOAD}
+    found: dict[str, set[int]] = {t: set() for t in topics}
     with open(next(bag.glob("*.mcap")), "rb") as f:
         for _, channel, message in make_reader(f).iter_messages():
             if channel.topic in found:
@@ -134,26 +192,34 @@ def bag_stamps(bag: Path) -> dict[str, set[int]]:
     return found
 
 
-def run(seconds: float, contention: bool, keep: Path | None) -> None:
+def recorder_parameters(kind: str, tmp: Path) -> dict[str, str]:
+    """`project`: a config with the rates published here; `driver`: the shipped config (the node's
+    default), with only where episodes go changed."""
+    if kind == "driver":
+        return {"output_dir": str(tmp / "episodes"), "calibration_dir": str(tmp / "calibration"),
+                "instruction": "recorder load"}
+    return {"config": str(recorder_config(tmp / "recording.yaml", tmp / "episodes")), "instruction": "recorder load"}
+
+
+def run(seconds: float, kind: str, contention: int, keep: Path | None) -> None:
     import rclpy
     from std_srvs.srv import SetBool, Trigger
 
     from dreamgen_core.ros.node_process import NodeProcess
 
-    busy = subprocess.Popen([sys.executable, "-c", BUSY, str(seconds + SETUP_S)]) if contention else None
+    busy = [subprocess.Popen([sys.executable, "-c", BUSY, str(seconds + SETUP_S)]) for _ in range(contention)]
     with tempfile.TemporaryDirectory(prefix="recorder_load_") as tmp_dir:
         tmp = keep or Path(tmp_dir)
-        config = recorder_config(tmp / "recording.yaml", tmp / "episodes")
+        tmp.mkdir(parents=True, exist_ok=True)
         ready, stop, stamps_path = tmp / "publishing", tmp / "stop_publishing", tmp / "published.json"
         for path in (ready, stop, stamps_path):
             path.unlink(missing_ok=True)
         rclpy.init()
         node = rclpy.create_node("recorder_load")
         with open(tmp / "recorder.log", "wb") as log, NodeProcess(
-                "dreamgen", "episode_recorder", {"config": str(config), "instruction": "recorder load"},
-                log=log) as recorder:
-            publisher = subprocess.Popen([sys.executable, __file__, "--publisher", "--ready", str(ready),
-                                          "--stop", str(stop), "--stamps", str(stamps_path)])
+                "dreamgen", "episode_recorder", recorder_parameters(kind, tmp), log=log) as recorder:
+            publisher = subprocess.Popen([sys.executable, __file__, "--as-publisher", "--publisher", kind,
+                                          "--ready", str(ready), "--stop", str(stop), "--stamps", str(stamps_path)])
             wait_for(ready, "publishing")
             # A writer sees the reader matched before the reader has matched the writer; samples sent
             # in between are dropped by the reader. Let discovery settle on both sides first.
@@ -176,27 +242,29 @@ def run(seconds: float, contention: bool, keep: Path | None) -> None:
             t_closed = time.monotonic()
         node.destroy_node()
         rclpy.shutdown()
-        if busy is not None:
-            busy.kill()
+        for b in busy:
+            b.kill()
         window = (t_start, t_stop - int(IN_FLIGHT_S * 1e9))
         published = {t: [s for s in stamps if window[0] <= s <= window[1]]
                      for t, stamps in json.loads(stamps_path.read_text()).items()}
-        recorded = bag_stamps(bag)
+        recorded = bag_stamps(bag, published)
         delivered = {t: sum(1 for s in stamps if s in recorded[t]) for t, stamps in published.items()}
         written = sum(f.stat().st_size for f in bag.iterdir())
         cpu = {"recorder": sum(rec_cpu1[:2]) - sum(rec_cpu0[:2]), "publisher": sum(pub_cpu1[:2]) - sum(pub_cpu0[:2])}
-        report(published, delivered, cpu, t1 - t0, written, json.loads(stopped.message), t_closed - t1, contention)
+        report(kind, published, delivered, cpu, t1 - t0, written, json.loads(stopped.message), t_closed - t1,
+               contention)
 
 
-def report(published: dict[str, list[int]], delivered: dict[str, int], cpu: dict[str, float], wall: float,
-           written: int, stop: dict, close_s: float, contention: bool) -> None:
-    print(f"recorder load: {wall:.1f} s episode of GR1 traffic ({WIDTH}x{HEIGHT} rgb8 @ 30 Hz, "
-          f"44-joint JointState @ 200 Hz, 2 commands @ 100 Hz) on {psutil.cpu_count()} cores"
-          + (", one core kept busy by another process" if contention else ""))
+def report(kind: str, published: dict[str, list[int]], delivered: dict[str, int], cpu: dict[str, float],
+           wall: float, written: int, stop: dict, close_s: float, contention: int) -> None:
+    busy = {0: "", 1: ", one core kept busy by another process"}.get(
+        contention, f", {contention} cores kept busy by other processes")
+    print(f"recorder load ({kind} publisher): {wall:.1f} s episode of GR1 traffic ({WIDTH}x{HEIGHT} rgb8 @ 30 Hz, "
+          f"44-joint JointState @ 200 Hz, 2 commands @ 100 Hz) on {psutil.cpu_count()} cores{busy}")
     print(f"{'topic':<30} {'published':>9} {'delivered':>9} {'ratio':>7}")
     total_p = total_d = 0
-    for topic in LOAD:
-        p, d = len(published[topic]), delivered[topic]
+    for topic, stamps in published.items():
+        p, d = len(stamps), delivered[topic]
         total_p, total_d = total_p + p, total_d + d
         print(f"{topic:<30} {p:>9} {d:>9} {d / max(p, 1):>7.4f}")
     print(f"{'all':<30} {total_p:>9} {total_d:>9} {total_d / max(total_p, 1):>7.4f}")
@@ -210,17 +278,20 @@ def report(published: dict[str, list[int]], delivered: dict[str, int], cpu: dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to record (default 60)")
-    parser.add_argument("--contention", action="store_true",
-                        help="keep one core busy with another process for the whole run")
+    parser.add_argument("--publisher", choices=sorted(PUBLISHERS), default="project",
+                        help="project: reliable depth 30, pre-serialized; driver: drivers' QoS and messages, "
+                             "shipped recorder config (default: project)")
+    parser.add_argument("--contention", type=int, nargs="?", const=1, default=0, metavar="N",
+                        help="keep N cores busy with other processes for the whole run (N defaults to 1)")
     parser.add_argument("--keep", type=Path, help="write the bag and logs here and keep them (default: a temp dir)")
-    parser.add_argument("--publisher", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--as-publisher", action="store_true", help=argparse.SUPPRESS)
     for hidden in ("--ready", "--stop", "--stamps"):
         parser.add_argument(hidden, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.publisher:
-        publish(args.ready, args.stop, args.stamps)
+    if args.as_publisher:
+        publish(args.publisher, args.ready, args.stop, args.stamps)
     else:
-        run(args.seconds, args.contention, args.keep)
+        run(args.seconds, args.publisher, args.contention, args.keep)
 
 
 if __name__ == "__main__":
