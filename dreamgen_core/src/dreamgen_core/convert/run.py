@@ -130,11 +130,8 @@ def _local(bags: list[Path], spec: Embodiment, cfg: ConvertConfig, incoming: Pat
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__, "rosbags.typesys.stores.ros2_jazzy"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker) as pool:
-        def submit(bag: Path) -> Callable[[], TaskResult]:
-            if bag is bags[0]:  # the pool takes ~1 s to start: this process converts the first episode meanwhile
-                return lambda: convert_task(bag, spec, cfg, incoming)
-            return pool.submit(convert_task, bag, spec, cfg, incoming).result
-        yield from _in_order(bags, submit, 2 * workers)
+        yield from _in_order(bags, lambda bag: pool.submit(convert_task, bag, spec, cfg, incoming).result,
+                             2 * workers)
 
 
 def _ray(bags: list[Path], spec: Embodiment, cfg: ConvertConfig, incoming: Path, address: str,
