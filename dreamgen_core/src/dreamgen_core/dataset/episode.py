@@ -23,7 +23,8 @@ ORIGINS = ("real", "dreamed")
 @dataclass
 class EpisodeData:
     """state/action [N, dim] in the embodiment's layout (unused slots 0); frames: N native RGB uint8
-    frames per camera key of the embodiment, consumed once, lazily; or instead `videos`: the
+    frames per camera key of the embodiment, consumed once, lazily (the same array object yielded
+    twice in a row is taken to be the same frame and transformed once); or instead `videos`: the
     episode's mp4 files per dataset video key, already encoded by `dataset.videos.encode_videos`
     (the converter encodes in its worker processes), which the writer checks and moves in;
     source_key: idempotency key (e.g. the source bag's sha256); provenance must say `origin`
