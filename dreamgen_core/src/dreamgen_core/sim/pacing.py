@@ -1,11 +1,12 @@
-"""How fast simulation time may run against the wall clock: never faster than real time, even to catch up.
+"""How fast simulation time may run against the wall clock: real time, and never a burst to catch up.
 
-Sim time follows the wall clock scaled by a real-time factor, from an anchor. When the sim falls
-behind by more than `max_lag_s` (a busy machine, a slow render) the backlog is dropped: the anchor
-moves to the present and sim time simply slows down. Replaying the backlog would be wrong: nodes on
-sim time (the teleop's 20 Hz control timer) run at wall-clock pace, so sim time racing through a
-few hundred milliseconds in a burst would leave them silent, in sim time, for the whole burst —
-the teleop pause that converted episodes were rejected for as gaps.
+Sim time follows the wall clock scaled by a real-time factor, from an anchor. A sim that falls
+behind (a slow render, a busy machine) catches up at most `max_lag_s` of it; a longer backlog is
+dropped: the anchor moves and sim time simply slows down. Replaying a long backlog was the teleop
+pause: nodes on sim time (the scripted teleop's 20 Hz control timer) wake at wall-clock pace and
+fire at most once per wake-up, so sim time racing through a few hundred milliseconds left a hole
+that long in their output, in sim time, which convert rejects as a gap. A backlog of up to one
+control period (`max_lag_s`) costs them at most one period and keeps the sim near real time.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class RealTimePacer:
 
     def goal(self, wall_now: float, sim_now: float) -> float:
         goal = self._anchor_sim + self.rtf * (wall_now - self._anchor_wall)
-        if goal - sim_now > self.max_lag_s:
-            self._anchor_wall, self._anchor_sim = wall_now, sim_now
-            return sim_now
+        if goal - sim_now > self.max_lag_s:  # drop the backlog beyond max_lag_s
+            self._anchor_wall, self._anchor_sim = wall_now, sim_now + self.max_lag_s
+            return sim_now + self.max_lag_s
         return goal

@@ -1,9 +1,10 @@
 """The simulated GR1 on the robot's ROS contract, running on simulation time that it publishes on /clock.
 
 Physics advances in sim time at most `real_time_factor` times the wall clock (`RealTimePacer`);
-when rendering (or a busy machine) cannot keep up, sim time slows down instead of skipping or
-racing to catch up, so every stamp (joint states, images, /clock) stays consistent with the
-physics that produced it, and nodes on sim time keep their rates in it. The node's own loop
+when rendering (or a busy machine) cannot keep up, sim time slows down instead of skipping, and
+catches up at most one control period of a stall, never in a long burst, so every stamp (joint
+states, images, /clock) stays consistent with the physics that produced it, and nodes on sim time
+keep their rates in it. The node's own loop
 runs on the steady clock, never on the /clock it publishes. Sim-only extras, not part of the robot
 contract: /sim/reset (next seed) and /sim/task (JSON ground truth for the scripted teleop and demo).
 
@@ -44,7 +45,7 @@ from dreamgen_core.sim.task import DEFAULT_TASK, UnknownInstruction, task_for
 TASK_TOPIC = "/sim/task"
 RESET_SERVICE = "/sim/reset"
 TASK_RATE_HZ = 10.0
-MAX_LAG_S = 0.02      # behind the wall clock by more than this: drop the backlog, let sim time slow down
+MAX_LAG_S = 0.05      # the backlog caught up after a stall, at most: one teleop control period (20 Hz)
 TICK_S = 0.002        # wall period of the loop that advances the sim
 ENGAGE_TOL_RAD = 0.1  # after a reset, commands apply once they are this close to the start pose
 
