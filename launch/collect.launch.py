@@ -9,17 +9,21 @@
 The node list and the user arguments are share/dreamgen/config/collect.yaml, planned by
 dreamgen_core.stack: the same file and code `dreamgen-stack collect` uses where `ros2 launch` is not
 installed. With an apt-installed ROS 2 this file runs in the system Python: it imports only
-dreamgen_core.stack (pure Python + PyYAML), which colcon installs into the workspace.
+dreamgen_core.stack (pure Python + PyYAML) and dreamgen_core.ros.transport (standard library),
+which colcon installs into the workspace. Every node gets dreamgen's Fast DDS transport profile
+(by the discovery range) unless FASTRTPS_DEFAULT_PROFILES_FILE is set.
 """
 
+import os
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from dreamgen_core.ros.transport import transport_variables
 from dreamgen_core.stack import argument_overrides, load_stack, plan
 
 PACKAGE = "dreamgen"
@@ -42,6 +46,7 @@ def generate_launch_description() -> LaunchDescription:
     stack_arguments = [DeclareLaunchArgument(name, default_value=arg.default, description=arg.description)
                        for name, arg in load_stack(DEFAULT_STACK).arguments.items()]
     return LaunchDescription([
+        *(SetEnvironmentVariable(name, value) for name, value in transport_variables(os.environ).items()),
         DeclareLaunchArgument("sim", default_value="false", description="true: simulated GR1 + scripted teleop"),
         DeclareLaunchArgument("embodiment", default_value="gr1", description="embodiment spec name or YAML path"),
         DeclareLaunchArgument("config", default_value="",

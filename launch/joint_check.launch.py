@@ -6,17 +6,22 @@
 
 Scripts take the verdict from `ros2 run`: `ros2 launch` does not pass a node's exit code on (it exits 0
 whatever the check found). With duration_s > 0 the launch ends when the check ends (the fake robot is
-stopped with it), so it never hangs in a script either.
+stopped with it), so it never hangs in a script either. The nodes get dreamgen's Fast DDS transport
+profile unless FASTRTPS_DEFAULT_PROFILES_FILE is set (see collect.launch.py).
 """
 
+import os
+
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
+from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler, SetEnvironmentVariable
 from launch.conditions import IfCondition
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
+
+from dreamgen_core.ros.transport import transport_variables
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -26,6 +31,7 @@ def generate_launch_description() -> LaunchDescription:
     check = Node(package="dreamgen", executable="joint_state_check", output="screen",
                  parameters=[{"embodiment": embodiment, "duration_s": duration_s}])
     return LaunchDescription([
+        *(SetEnvironmentVariable(name, value) for name, value in transport_variables(os.environ).items()),
         DeclareLaunchArgument("embodiment", default_value="gr1", description="spec name or YAML path"),
         DeclareLaunchArgument("duration_s", default_value="5.0",
                               description="seconds to check, then exit with a verdict (0: run forever)"),

@@ -12,8 +12,9 @@ from xml.etree import ElementTree
 import pytest
 
 from dreamgen_core.embodiment import load_embodiment
-from dreamgen_core.ros.discovery import SESSION_DOMAINS, TRANSPORT_PROFILE, DomainClaim, localhost_env, problems
+from dreamgen_core.ros.discovery import SESSION_DOMAINS, DomainClaim, localhost_env, problems
 from dreamgen_core.ros.node_process import NodeProcess, ros_args
+from dreamgen_core.ros.transport import LOOPBACK_PROFILE
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -29,12 +30,12 @@ def test_problems_name_each_unsafe_setting() -> None:
 def test_localhost_env_drops_the_deprecated_humble_variable() -> None:
     env = localhost_env(42, {"ROS_LOCALHOST_ONLY": "1", "PATH": "/bin"})
     assert env == {"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST", "ROS_DOMAIN_ID": "42", "PATH": "/bin",
-                   "FASTRTPS_DEFAULT_PROFILES_FILE": str(TRANSPORT_PROFILE)}
+                   "FASTRTPS_DEFAULT_PROFILES_FILE": str(LOOPBACK_PROFILE)}
 
 
 def test_transport_profile_holds_a_raw_frame_in_shared_memory_and_stays_on_loopback() -> None:
     ns = {"dds": "http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles"}
-    root = ElementTree.parse(TRANSPORT_PROFILE).getroot()
+    root = ElementTree.parse(LOOPBACK_PROFILE).getroot()
     transports = {t.findtext("dds:transport_id", namespaces=ns): t for t in root.iterfind(".//dds:transport_descriptor", ns)}
     kinds = {name: t.findtext("dds:type", namespaces=ns) for name, t in transports.items()}
     assert sorted(kinds.values()) == ["SHM", "UDPv4"]
@@ -100,7 +101,7 @@ def test_ros_env_wrapper_sets_the_policy_for_its_command() -> None:
     assert 30 <= int(out["ROS_DOMAIN_ID"]) < 100
     assert "ROS_LOCALHOST_ONLY" not in out
     # (this process may import dreamgen_core from ros2_ws's build copy: compare the files)
-    assert Path(out["FASTRTPS_DEFAULT_PROFILES_FILE"]).read_bytes() == TRANSPORT_PROFILE.read_bytes()
+    assert Path(out["FASTRTPS_DEFAULT_PROFILES_FILE"]).read_bytes() == LOOPBACK_PROFILE.read_bytes()
     assert f"ROS_DOMAIN_ID={out['ROS_DOMAIN_ID']}" in result.stderr
 
 

@@ -6,10 +6,9 @@ lab network it lets two people's robots hear each other. So every process our to
 test runs on one machine never cross-talk. Humble robots use ``ROS_LOCALHOST_ONLY=1`` instead (Jazzy
 still honours it but warns at every start, so we drop it here).
 
-The same environment carries the Fast DDS transport profile (`fastdds_profile.xml` beside this
-module: a shared-memory segment large enough for raw camera images, UDP on loopback only), so every
-process we start moves 2.6 MB images without fragmenting them over UDP. A profile the user already
-set wins.
+The same environment carries the Fast DDS transport profile (`dreamgen_core.ros.transport`: a
+shared-memory segment large enough for raw camera images, UDP on loopback only), so every process
+we start moves 2.6 MB images without fragmenting them over UDP. A profile the user already set wins.
 """
 
 from __future__ import annotations
@@ -20,10 +19,9 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-RANGE_VAR, DOMAIN_VAR, LEGACY_VAR = "ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_DOMAIN_ID", "ROS_LOCALHOST_ONLY"
-PROFILE_VAR = "FASTRTPS_DEFAULT_PROFILES_FILE"
-TRANSPORT_PROFILE = Path(__file__).with_name("fastdds_profile.xml")
-LOCALHOST = "LOCALHOST"
+from dreamgen_core.ros.transport import LOCALHOST, RANGE_VAR, with_transport
+
+DOMAIN_VAR, LEGACY_VAR = "ROS_DOMAIN_ID", "ROS_LOCALHOST_ONLY"
 # Domains handed out to sessions. 0 (everyone's default) is avoided; ids above 101 can collide with
 # Linux ephemeral ports on Fast DDS's port formula.
 SESSION_DOMAINS = range(30, 100)
@@ -36,8 +34,7 @@ def localhost_env(domain_id: int, base: Mapping[str, str]) -> dict[str, str]:
     env[RANGE_VAR] = LOCALHOST
     env[DOMAIN_VAR] = str(domain_id)
     env.pop(LEGACY_VAR, None)
-    env.setdefault(PROFILE_VAR, str(TRANSPORT_PROFILE))
-    return env
+    return with_transport(env)
 
 
 def problems(env: Mapping[str, str]) -> list[str]:

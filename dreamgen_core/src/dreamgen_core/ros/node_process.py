@@ -2,7 +2,8 @@
 
 This is how dreamgen's tooling (tests, the demo, the stack runner) starts nodes, so it is where
 the network policy is enforced: a process whose environment is not loopback-only on a private
-domain is refused before it starts.
+domain is refused before it starts. It is also where the transport profile is applied (unless the
+environment names one), so every node of a test, the demo or `dreamgen-stack` gets it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import IO
 from typing_extensions import Self
 
 from dreamgen_core.ros.discovery import require_safe
+from dreamgen_core.ros.transport import with_transport
 
 
 def _prefixes(env: Mapping[str, str]) -> list[str]:
@@ -62,7 +64,7 @@ class NodeProcess:
     def __init__(self, package: str, executable: str, parameters: Mapping[str, object] | None = None,
                  env: Mapping[str, str] | None = None, log: IO[bytes] | int | None = None,
                  name: str | None = None, stdin: int | None = None) -> None:
-        self.env = dict(os.environ if env is None else env)
+        self.env = with_transport(os.environ if env is None else env)
         require_safe(self.env, f"{package}/{executable}")
         self.command = [str(find_executable(package, executable, self.env)), *ros_args(parameters or {}, name)]
         self.name = name or executable

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import time
 from functools import partial
 from pathlib import Path
@@ -40,6 +41,7 @@ from dreamgen.node_runtime import DreamgenNode, main_for
 from dreamgen_core.bag import PARTIAL_SUFFIX
 from dreamgen_core.recording import Outcome, Recorder, Refused, load_recording_config
 from dreamgen_core.recording.qos import Change, Durability, Offer, Reliability, Requested, change, requested
+from dreamgen_core.ros.transport import host_problems
 
 RELIABILITY = {Reliability.RELIABLE: ReliabilityPolicy.RELIABLE, Reliability.BEST_EFFORT: ReliabilityPolicy.BEST_EFFORT}
 DURABILITY = {Durability.VOLATILE: DurabilityPolicy.VOLATILE, Durability.TRANSIENT_LOCAL: DurabilityPolicy.TRANSIENT_LOCAL}
@@ -95,6 +97,8 @@ class EpisodeRecorderNode(DreamgenNode):
         self.create_timer(1.0, self.tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
         out = self.recorder.output_dir
         self.get_logger().info(f"recording {len(cfg.topics)} topics from {config} into {out}")
+        for problem in host_problems(os.environ):  # what the transport profile needs of this host
+            self.get_logger().warning(problem)
         stale = sorted(out.glob(f"*{PARTIAL_SUFFIX}")) if out.is_dir() else []
         if stale:
             self.get_logger().warning(f"{len(stale)} unfinished episode(s) in {out} from a recorder that died: "
