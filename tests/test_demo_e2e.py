@@ -33,10 +33,11 @@ def test_demo_runs_the_loop_and_says_where_everything_is(cli: Path, ros_env: dic
     for bag in bags:
         assert still_at_first(bag, seconds=0.5) < 0.01, bag.name  # arms, waist, head (and camera) at rest
     assert validate(out / "dataset") == []
-    # Every episode converts unless QA flagged it (a loaded machine can); none is rejected (a gap).
+    # Every episode converts (QA-flagged ones annotated needs_review); none is rejected (e.g. a gap).
     assert "rejected:" not in result.stdout
     converted = json.loads((out / "dataset" / "meta" / "info.json").read_text())["total_episodes"]
-    assert converted == 2 - result.stdout.count("skipped: ") >= 1
+    tasks = {json.loads(line)["task"] for line in (out / "dataset" / "meta" / "tasks.jsonl").read_text().splitlines()}
+    assert converted == 2 and {c["instruction"] for c in collected} <= tasks
     rows = list(csv.DictReader((out / "wm_clips" / "metadata.csv").open()))
     assert len(rows) == converted - result.stdout.count("clip of episode")
 

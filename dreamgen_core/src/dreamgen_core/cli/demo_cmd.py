@@ -119,12 +119,14 @@ def collect(args: argparse.Namespace) -> list[Path]:
 
 
 def convert(args: argparse.Namespace, spec: Embodiment, bags: list[Path]) -> bool:
-    step(4, "convert: episode bags -> GR00T-LeRobot v2 dataset -> validate -> world-model clips")
+    step(4, "convert: episode bags -> GR00T-LeRobot v2 dataset -> validate -> world-model clips "
+            "(QA-flagged episodes too, annotated needs_review: the demo shows every task it recorded)")
     dataset, clips = args.out / "dataset", args.out / "wm_clips"
     shutil.rmtree(dataset, ignore_errors=True)
     shutil.rmtree(clips, ignore_errors=True)
     width, height = (int(v) for v in args.camera.lower().split("x"))  # the raw video keeps the sim camera's size
-    results = convert_bags(bags, dataset, spec, ConvertConfig(raw_size=(height, width)), workers=2)
+    results = convert_bags(bags, dataset, spec, ConvertConfig(include_flagged=True, raw_size=(height, width)),
+                           workers=2)
     for r in results:
         print(f"  {r.status}: {r.message}")
     if not any(r.status == "converted" for r in results):
