@@ -55,6 +55,10 @@ def test_stack_arguments_set_node_parameters_and_empty_keeps_the_default(tmp_pat
     assert overrides == {"episode_recorder": {"output_dir": "/data/episodes", "config": "r.yaml"}}
     recorder = plan(stack, sim=False, embodiment="gr1", share_dir=tmp_path, overrides=overrides)[-1]
     assert recorder.parameters["output_dir"] == "/data/episodes" and "operator" not in recorder.parameters
+    sim = argument_overrides(stack, {"instruction": "Use the right hand to push the blue cube from the table onto "
+                                                    "the green target."})
+    assert set(sim) == {"episode_recorder", "sim_robot"}  # the sim's task follows the recorded instruction
+    assert plan(stack, sim=False, embodiment="gr1", share_dir=tmp_path, overrides=sim)[-1].parameters["instruction"]
     with pytest.raises(KeyError, match="has no argument \\['outdir'\\]; known: "):
         argument_overrides(stack, {"outdir": "/x"})
 
@@ -62,8 +66,9 @@ def test_stack_arguments_set_node_parameters_and_empty_keeps_the_default(tmp_pat
 def test_a_stack_argument_must_name_a_node_of_the_stack(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("name: x\ndescription: y\nnodes:\n  - executable: a\narguments:\n"
-                    "  out: {node: b, parameter: p, description: d}\n")
-    with pytest.raises(ConfigError, match="bad.yaml: arguments.out.node: 'b': no such node; nodes: \\['a'\\]"):
+                    "  out: {sets: [a.p, b.p], description: d}\n")
+    with pytest.raises(ConfigError, match="bad.yaml: arguments.out.sets\\[1\\]: 'b.p': must be node.parameter with a node "
+                                          "of this stack: \\['a'\\]"):
         load_stack(path)
 
 

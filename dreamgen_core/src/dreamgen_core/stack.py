@@ -31,12 +31,15 @@ class NodeEntry:
 @dataclass(frozen=True)
 class StackArgument:
     """A user-facing setting of a stack: `ros2 launch … NAME:=VALUE` / `dreamgen-stack … --arg NAME=VALUE`
-    sets `parameter` of node `node`; empty (the default) leaves the node's own default."""
+    sets every `node.parameter` in `sets` (of the nodes that run); empty (the default) leaves the nodes'
+    own defaults."""
 
-    node: str
-    parameter: str
+    sets: tuple[str, ...]
     description: str
     default: str = ""
+
+    def targets(self) -> list[tuple[str, str]]:
+        return [(t.partition(".")[0], t.partition(".")[2]) for t in self.sets]
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,12 @@ def load_stack(path: Path) -> Stack:
     if duplicates:
         raise ConfigError(path.name, "nodes", duplicates, "node names must be unique (set `name:`)")
     for key, arg in stack.arguments.items():
-        if arg.node not in names:
-            raise ConfigError(path.name, f"arguments.{key}.node", arg.node, f"no such node; nodes: {names}")
+        if not arg.sets:
+            raise ConfigError(path.name, f"arguments.{key}.sets", [], "at least one node.parameter")
+        for i, (node, parameter) in enumerate(arg.targets()):
+            if node not in names or not parameter:
+                raise ConfigError(path.name, f"arguments.{key}.sets[{i}]", arg.sets[i],
+                                  f"must be node.parameter with a node of this stack: {names}")
     return stack
 
 
@@ -77,8 +84,8 @@ def argument_overrides(stack: Stack, values: Mapping[str, str]) -> dict[str, dic
     overrides: dict[str, dict[str, str]] = {}
     for key, value in values.items():
         if value != "":
-            arg = stack.arguments[key]
-            overrides.setdefault(arg.node, {})[arg.parameter] = value
+            for node, parameter in stack.arguments[key].targets():
+                overrides.setdefault(node, {})[parameter] = value
     return overrides
 
 
