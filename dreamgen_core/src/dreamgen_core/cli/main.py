@@ -7,7 +7,7 @@ import sys
 
 from dreamgen_core.atomic import AtomicDirError
 from dreamgen_core.bag import BagError
-from dreamgen_core.cli import bag_cmd, calibrate_cmd, convert_cmd, dataset_cmd, demo_cmd, embodiment_cmd
+from dreamgen_core.cli import bag_cmd, calibrate_cmd, convert_cmd, dataset_cmd, demo_cmd, doctor_cmd, embodiment_cmd
 from dreamgen_core.config import ConfigError
 from dreamgen_core.dataset import DatasetError
 
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert_cmd.register(commands)
     dataset_cmd.register(commands)
     demo_cmd.register(commands)
+    doctor_cmd.register(commands)
     return parser
 
 

@@ -78,30 +78,43 @@ class Host:
         return cls(sysctl("rmem_max"), sysctl("wmem_max"), stat.f_bavail * stat.f_frsize if stat else 0)
 
 
-def problems(need: Needs, host: Host, profile: Path) -> list[str]:
-    """One line per limit of `host` below what `profile` needs, each with the command that fixes it."""
+@dataclass(frozen=True)
+class Shortfall:
+    """A host limit below what the profile needs, and the command that fixes it."""
+    text: str
+    # Loses camera frames on this host: without its shared-memory segment a raw image falls back to
+    # UDP fragments (26.7 % arrived in the issue's measurement). Small socket buffers cost bursts
+    # over UDP only: discovery, the fallback, subscribers on other hosts.
+    loses_frames: bool
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def problems(need: Needs, host: Host, profile: Path) -> list[Shortfall]:
+    """One per limit of `host` below what `profile` needs, each with the command that fixes it."""
     found = []
     short = {name: value for name, value in (("rmem_max", host.rmem_max), ("wmem_max", host.wmem_max))
              if value < need.socket_buffer}
     if short:
         now = ", ".join(f"net.core.{k}={v}" for k, v in short.items())
         fix = " ".join(f"net.core.{k}={need.socket_buffer}" for k in short)
-        found.append(f"socket buffers: {now} caps the {need.socket_buffer // MIB} MiB that {profile.name} asks "
-                     f"for (bursts of large messages over UDP drop): sudo sysctl -w {fix} "
-                     f"(persist it in /etc/sysctl.d/60-dreamgen.conf)")
+        found.append(Shortfall(f"socket buffers: {now} caps the {need.socket_buffer // MIB} MiB that {profile.name} "
+                               f"asks for (bursts of large messages over UDP drop): sudo sysctl -w {fix} "
+                               f"(persist it in /etc/sysctl.d/60-dreamgen.conf)", loses_frames=False))
     shm_need = SHM_PARTICIPANTS * need.shm_segment
     if host.shm_free < shm_need:
-        found.append(f"shared memory: {host.shm_free // MIB} MiB free in /dev/shm, {profile.name} needs "
-                     f"{shm_need // MIB} MiB ({need.shm_segment // MIB} MiB per camera publisher and recorder): "
-                     f"in Docker run with --ipc=host (compose: `ipc: host`) or --shm-size=1g; on a host: "
-                     f"sudo mount -o remount,size=1G /dev/shm")
+        found.append(Shortfall(f"shared memory: {host.shm_free // MIB} MiB free in /dev/shm, {profile.name} needs "
+                               f"{shm_need // MIB} MiB ({need.shm_segment // MIB} MiB per camera publisher and "
+                               f"recorder): in Docker run with --ipc=host (compose: `ipc: host`) or "
+                               f"--shm-size=1g; on a host: sudo mount -o remount,size=1G /dev/shm", loses_frames=True))
     return found
 
 
-def host_problems(env: Mapping[str, str]) -> list[str]:
+def host_problems(env: Mapping[str, str]) -> list[Shortfall]:
     """`problems` for the profile `env` names (dreamgen's by the discovery range if none) on this host."""
     profile = Path(env.get(PROFILE_VAR) or profile_for(env))
     if not profile.is_file():
-        return [(f"{PROFILE_VAR}={profile}: no such file (every node started with it falls back to "
-                f"Fast DDS's defaults or fails)")]
+        return [Shortfall(f"{PROFILE_VAR}={profile}: no such file (every node started with it falls back to "
+                          f"Fast DDS's defaults or fails)", loses_frames=True)]
     return problems(needs(profile), Host.read(), profile)

@@ -3,7 +3,9 @@
 A thin node over dreamgen_core.recording.Recorder. Subscriptions are raw (CDR bytes go to the bag
 untouched); services start/stop/discard episodes; `~/status` (JSON) and /diagnostics report state
 and QA at 1 Hz on a steady timer (so a paused sim does not silence them). SIGINT/SIGTERM close the
-open episode as `interrupted`.
+open episode as `interrupted`. With `check_s > 0` it records nothing: it watches the graph and the
+traffic for that long, prints one line per topic (dreamgen_core.recording.graph_check) and exits 0
+when every required topic is ready, 1 if not (what `dreamgen doctor` runs).
 
 QoS: each topic is subscribed with what its publishers offer (reliable only when every one offers
 reliable, as rosbag2 does; an explicit `qos:` in the config wins), looked at twice a second and
@@ -27,7 +29,7 @@ from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import SetParametersResult
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.experimental import EventsExecutor
 from rclpy.parameter import Parameter
@@ -39,13 +41,17 @@ from std_srvs.srv import SetBool, Trigger
 
 from dreamgen.node_runtime import DreamgenNode, main_for
 from dreamgen_core.bag import PARTIAL_SUFFIX
-from dreamgen_core.recording import Outcome, Recorder, Refused, load_recording_config
+from dreamgen_core.recording import EpisodeQa, Outcome, Recorder, Refused, load_recording_config
+from dreamgen_core.recording.graph_check import CHECK_PREFIX, Level, check_graph
 from dreamgen_core.recording.qos import Change, Durability, Offer, Reliability, Requested, change, requested
 from dreamgen_core.ros.transport import host_problems
 
 RELIABILITY = {Reliability.RELIABLE: ReliabilityPolicy.RELIABLE, Reliability.BEST_EFFORT: ReliabilityPolicy.BEST_EFFORT}
 DURABILITY = {Durability.VOLATILE: DurabilityPolicy.VOLATILE, Durability.TRANSIENT_LOCAL: DurabilityPolicy.TRANSIENT_LOCAL}
 GRAPH_PERIOD_S = 0.5  # how soon a new publisher is subscribed to (there is no graph event in rclpy)
+# Check mode judges traffic once every topic with a publisher delivers (subscriptions matched), or
+# after this long at most.
+CHECK_SETTLE_S = 5.0
 
 
 def message_class(msgtype: str) -> type:
@@ -95,10 +101,16 @@ class EpisodeRecorderNode(DreamgenNode):
         self.status_pub = self.create_publisher(String, "~/status", 10)
         self.diagnostics = self.create_publisher(DiagnosticArray, self.spec.ros.diagnostics.name, 10)
         self.create_timer(1.0, self.tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.check_qa: EpisodeQa | None = None
+        check_s = float(self.declare_parameter("check_s", 0.0, ParameterDescriptor(dynamic_typing=True)).value)
+        if check_s > 0:
+            self.check_settled_by = time.monotonic() + CHECK_SETTLE_S
+            self.check_timer = self.create_timer(GRAPH_PERIOD_S, partial(self.check_begin, check_s),
+                                                 clock=Clock(clock_type=ClockType.STEADY_TIME))
         out = self.recorder.output_dir
         self.get_logger().info(f"recording {len(cfg.topics)} topics from {config} into {out}")
         for problem in host_problems(os.environ):  # what the transport profile needs of this host
-            self.get_logger().warning(problem)
+            self.get_logger().warning(str(problem))
         stale = sorted(out.glob(f"*{PARTIAL_SUFFIX}")) if out.is_dir() else []
         if stale:
             self.get_logger().warning(f"{len(stale)} unfinished episode(s) in {out} from a recorder that died: "
@@ -131,6 +143,23 @@ class EpisodeRecorderNode(DreamgenNode):
 
     def on_message(self, index: int, data: bytes) -> None:
         self.recorder.observe(index, self.now_ns(), time.time_ns(), data)
+        if self.check_qa is not None:
+            self.check_qa.observe(index, self.now_ns(), data)
+
+    def check_begin(self, check_s: float) -> None:
+        flowing = all(seen is not None for seen, offers in zip(self.recorder.last_seen, self.recorder.offers) if offers)
+        if not flowing and time.monotonic() < self.check_settled_by:
+            return
+        self.destroy_timer(self.check_timer)
+        self.check_qa = EpisodeQa(self.recorder.cfg, self.now_ns())
+        self.check_timer = self.create_timer(check_s, self.check_conclude, clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    def check_conclude(self) -> None:
+        assert self.check_qa is not None
+        findings = check_graph(self.recorder.cfg, self.recorder.offers, self.recorder.asked,
+                               self.check_qa.report(self.now_ns()))
+        print("\n".join(f"{CHECK_PREFIX}{f}" for f in findings), flush=True)
+        self.finish(1 if any(f.level is Level.FAIL for f in findings) else 0)
 
     def on_instruction(self, msg: String) -> None:
         self.instruction = msg.data
