@@ -18,6 +18,7 @@ from dreamgen_core.bag.schema import typestore
 from dreamgen_core.recording import RecordingConfig, TopicConfig, recover_episode
 from dreamgen_core.recording.episode import Recorder
 from dreamgen_core.recording.provenance import episode_calibration_hash
+from dreamgen_core.recording.qos import Durability, Offer, Reliability
 
 TOPICS = [TopicInfo("/joint_states", "sensor_msgs/msg/JointState"),
           TopicInfo("/camera/ego_view/image_raw", "sensor_msgs/msg/Image")]
@@ -95,6 +96,7 @@ def record_unclosed(tmp_path: Path, batches: int = 3) -> Path:
     """An episode flushed after each of `batches` batches, then one more batch lost with the process:
     what a SIGKILL leaves behind."""
     rec = recorder(tmp_path)
+    rec.graph(0, (Offer("/driver", Reliability.RELIABLE, Durability.VOLATILE, depth=10),), None)
     t0 = 1_700_000_000 * NS
     for k in range(2):
         rec.observe(k, t0, t0, b"")
@@ -127,6 +129,9 @@ def test_recover_unclosed_episode(tmp_path: Path, cli: Path) -> None:
     assert json.loads(info.custom_data["qa"])["/joint_states"]["count"] == 150
     with AnyReader([final]) as reader:
         assert sum(1 for _ in reader.messages()) == 3 * sum(BATCH.values())
+        offered = {c.topic: [(q.reliability.name, q.depth) for q in c.ext.offered_qos_profiles]
+                   for c in reader.connections}
+    assert offered == {"/joint_states": [("RELIABLE", 10)], "/camera/ego_view/image_raw": []}  # kept from the partial
 
 
 def test_recover_torn_chunk_keeps_complete_chunks(tmp_path: Path) -> None:

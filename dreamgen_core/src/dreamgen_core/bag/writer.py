@@ -145,6 +145,15 @@ def qos_yaml(profiles: Sequence[Mapping[str, object]]) -> str:
     return yaml.safe_dump([dict(q) for q in profiles], sort_keys=False).strip() if profiles else ""
 
 
+def qos_from_yaml(text: str) -> tuple[dict, ...]:
+    """The inverse of `qos_yaml`, tolerant: profiles that do not parse are unknown (empty), never an error."""
+    try:
+        profiles = yaml.safe_load(text) if text else []
+    except yaml.YAMLError:
+        return ()
+    return tuple(p for p in profiles if isinstance(p, dict)) if isinstance(profiles, list) else ()
+
+
 def as_custom_data(values: Mapping[str, object]) -> dict[str, str]:
     """rosbag2 custom_data holds strings only: structured values travel as JSON."""
     return {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in values.items()}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dreamgen_core.bag.reader import PARTIAL_SUFFIX, BagError, Salvage, find_mcap
-from dreamgen_core.bag.writer import EPISODE_RECORD, RESULT_RECORD, BagWriter, TopicInfo
+from dreamgen_core.bag.writer import EPISODE_RECORD, RESULT_RECORD, BagWriter, TopicInfo, qos_from_yaml
 from dreamgen_core.config import build
 from dreamgen_core.recording.config import RecordingConfig, TopicConfig
 from dreamgen_core.recording.episode import finished
@@ -97,5 +97,7 @@ def _open(salvage: Salvage, work: Path, name: str) -> _Rebuilt:
     meta = EpisodeMeta.from_custom_data(salvage.episode(), source)
     topics = [build(TopicConfig, t, source, f"topics[{i}]") for i, t in enumerate(meta.topics)]
     cfg = RecordingConfig(topics=tuple(topics), **meta.qa_config)
-    writer = BagWriter(work, name, [TopicInfo(t.topic, t.type) for t in topics], "none", meta.custom_data())
+    offered = {c.topic: qos_from_yaml(c.metadata.get("offered_qos_profiles", "")) for c in salvage.channels.values()}
+    writer = BagWriter(work, name, [TopicInfo(t.topic, t.type, offered.get(t.topic, ())) for t in topics], "none",
+                       meta.custom_data())
     return _Rebuilt(writer, EpisodeQa(cfg, meta.start_ns), {t.topic: i for i, t in enumerate(topics)}, meta)
