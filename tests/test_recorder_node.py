@@ -417,14 +417,14 @@ def test_operator_keys_drive_the_recorder(rig: Rig, ros_env: dict[str, str], tmp
     assert meta["instruction"] == "push the cube to the left" and meta["outcome"] == "success"
 
 
-class BestEffortCamera(threading.Thread):
-    """A driver-like camera: SensorDataQoS (best effort, depth 5) on its own topic, at 30 Hz."""
+class Camera(threading.Thread):
+    """A driver-like camera on its own topic at 30 Hz: SensorDataQoS (best effort, depth 5) unless told."""
 
-    def __init__(self, node: Node, topic: str) -> None:
+    def __init__(self, node: Node, topic: str, qos: QoSProfile = qos_profile_sensor_data) -> None:
         super().__init__(daemon=True)
         self.image = make_messages()["/camera/ego_view/image_raw"]
         self.node = node
-        self.pub = node.create_publisher(Image, topic, qos_profile_sensor_data)
+        self.pub = node.create_publisher(Image, topic, qos)
         self.running = True
 
     def run(self) -> None:
@@ -450,7 +450,7 @@ def test_best_effort_camera_is_recorded_with_the_default_qos(rig: Rig, ros_env: 
                                                              tmp_path: Path) -> None:
     """No `qos:` in the config: the recorder subscribes best effort because the publisher offers only
     that, records it, and keeps the offered profile in the bag."""
-    with BestEffortCamera(rig.node, SENSOR["topic"]):
+    with Camera(rig.node, SENSOR["topic"]):
         proc, out = start_recorder(tmp_path, ros_env, "recorder_auto", topics=[SENSOR])
         rig.watch_status("recorder_auto")
         try:
@@ -476,7 +476,7 @@ def test_best_effort_camera_is_recorded_with_the_default_qos(rig: Rig, ros_env: 
 
 def test_incompatible_publisher_is_named_in_the_refusal(rig: Rig, ros_env: dict[str, str], tmp_path: Path) -> None:
     """`qos: reliable` wins over the offer; the refusal names the publisher that cannot match."""
-    with BestEffortCamera(rig.node, SENSOR["topic"]):
+    with Camera(rig.node, SENSOR["topic"]):
         proc, _out = start_recorder(tmp_path, ros_env, "recorder_strict", topics=[{**SENSOR, "qos": "reliable"}])
         rig.watch_status("recorder_strict")
         try:
@@ -492,3 +492,42 @@ def test_incompatible_publisher_is_named_in_the_refusal(rig: Rig, ros_env: dict[
     assert response.message == (
         "required topic(s) stale: /test/sensor_image: nothing received yet (publisher /recorder_test offers "
         "best_effort/volatile, requested reliable/volatile (incompatible reliability))")
+
+
+def test_a_best_effort_publisher_joining_mid_episode_is_named_then_recorded_from_the_next(
+        rig: Rig, ros_env: dict[str, str], tmp_path: Path) -> None:
+    """Subscribed reliable (the only publisher offers it); a best-effort one joins while recording:
+    that episode needs review naming it (its frames cannot be matched), and once it stops the
+    subscription turns best effort, so the next episode holds both publishers' frames."""
+    reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    proc, out = start_recorder(tmp_path, ros_env, "recorder_join", topics=[SENSOR])
+    rig.watch_status("recorder_join")
+    try:
+        with Camera(rig.node, SENSOR["topic"], reliable):
+            wait_receiving(rig, "recorder_join")
+            deadline = time.monotonic() + 20
+            while rig.status["recorder_join"]["topics"][SENSOR["topic"]]["age_s"] is None:
+                assert time.monotonic() < deadline, rig.status["recorder_join"]
+                time.sleep(0.1)
+            assert rig.status["recorder_join"]["topics"][SENSOR["topic"]]["qos"] == "reliable/volatile"
+            response = rig.call("recorder_join", "start", Trigger.Request())
+            assert response.success, response.message
+            with Camera(rig.node, SENSOR["topic"]):
+                time.sleep(2.0)
+                first = json.loads(rig.call("recorder_join", "stop", SetBool.Request(data=True)).message)
+                deadline = time.monotonic() + 20
+                while rig.status["recorder_join"]["topics"][SENSOR["topic"]]["qos"] != "best_effort/volatile":
+                    assert time.monotonic() < deadline, rig.status["recorder_join"]
+                    time.sleep(0.1)
+                time.sleep(1.0)  # the new subscription matches both publishers
+                bag, second, _ = record(rig, "recorder_join", out, 2.0)
+    finally:
+        assert proc.stop() == 0
+    assert first["qa"] == "needs_review"
+    assert (f"{SENSOR['topic']}: publisher /recorder_test offers best_effort/volatile, requested reliable/volatile "
+            "(incompatible reliability): not recorded in this episode") in first["reasons"]
+    assert not any("not recorded in this episode" in r for r in second["reasons"]), second
+    with AnyReader([bag]) as reader:
+        (sensor,) = [c for c in reader.connections if c.topic == SENSOR["topic"]]
+        assert sorted(q.reliability.name for q in sensor.ext.offered_qos_profiles) == ["BEST_EFFORT", "RELIABLE"]
+        assert sensor.msgcount >= 2 * 30 * 1.5  # two publishers at 30 Hz for 2 s, with slack for a loaded machine
