@@ -9,9 +9,9 @@ when every required topic is ready, 1 if not (what `dreamgen doctor` runs).
 
 QoS: each topic is subscribed with what its publishers offer (reliable only when every one offers
 reliable, as rosbag2 does; an explicit `qos:` in the config wins), looked at twice a second and
-changed only while no episode records: the rule and why are in dreamgen_core.recording.qos. History
-is KEEP_ALL whatever the publishers offer. DDS acknowledges a sample once it is
-in the reader's history, whatever our executor is doing; a KEEP_LAST history overwrites samples the
+changed only while no episode records: the rule and why are in dreamgen_core.recording.qos.
+History is KEEP_ALL whatever the publishers offer. DDS acknowledges a sample once it is in the
+reader's history, whatever our executor is doing; a KEEP_LAST history overwrites samples the
 executor has not taken yet when a 2.6 MB image write or another process delays it, and that loss
 is silent. KEEP_ALL never overwrites: a full history pushes back on the reliable writer instead.
 The node spins on rclpy's C++ EventsExecutor: half the CPU per message of the default executor, so
@@ -93,20 +93,20 @@ class EpisodeRecorderNode(DreamgenNode):
         self.add_on_set_parameters_callback(self.on_parameters)
         self.topic_subscriptions: list[Subscription | None] = [None] * len(cfg.topics)
         self.look_at_graph()
-        self.create_timer(GRAPH_PERIOD_S, self.look_at_graph, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(GRAPH_PERIOD_S, self.look_at_graph, clock=self.steady)
         self.create_subscription(String, "~/instruction", self.on_instruction, 10)
         self.create_service(Trigger, "~/start", self.on_start)
         self.create_service(SetBool, "~/stop", self.on_stop)
         self.create_service(Trigger, "~/discard", self.on_discard)
         self.status_pub = self.create_publisher(String, "~/status", 10)
         self.diagnostics = self.create_publisher(DiagnosticArray, self.spec.ros.diagnostics.name, 10)
-        self.create_timer(1.0, self.tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.create_timer(1.0, self.tick, clock=self.steady)
         self.check_qa: EpisodeQa | None = None
         check_s = float(self.declare_parameter("check_s", 0.0, ParameterDescriptor(dynamic_typing=True)).value)
         if check_s > 0:
             self.check_settled_by = time.monotonic() + CHECK_SETTLE_S
-            self.check_timer = self.create_timer(GRAPH_PERIOD_S, partial(self.check_begin, check_s),
-                                                 clock=Clock(clock_type=ClockType.STEADY_TIME))
+            self.check_timer = self.create_timer(GRAPH_PERIOD_S, partial(self.check_begin, check_s), clock=self.steady)
         out = self.recorder.output_dir
         self.get_logger().info(f"recording {len(cfg.topics)} topics from {config} into {out}")
         for problem in host_problems(os.environ):  # what the transport profile needs of this host
@@ -152,7 +152,7 @@ class EpisodeRecorderNode(DreamgenNode):
             return
         self.destroy_timer(self.check_timer)
         self.check_qa = EpisodeQa(self.recorder.cfg, self.now_ns())
-        self.check_timer = self.create_timer(check_s, self.check_conclude, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.check_timer = self.create_timer(check_s, self.check_conclude, clock=self.steady)
 
     def check_conclude(self) -> None:
         assert self.check_qa is not None
