@@ -49,13 +49,16 @@ def test_doctor_names_each_missing_topic_and_passes_when_the_required_ones_flow(
         while b"publishing 44 joints" not in log_path.read_bytes():
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.1)
-        missing = doctor(cli, ros_env, "--output-dir", out)
-        # Only joint states required: the robot's other topics may be absent (warnings).
-        relaxed = tmp_path / "recording.yaml"
-        relaxed.write_text(yaml.safe_dump({"recording": {"topics": [
+        # Joint states expected at 20 Hz (the fake pose publishes 200): the check, not this machine's
+        # load, decides. First every robot topic required, then only joint states.
+        joints = {"topic": "/joint_states", "type": "sensor_msgs/msg/JointState", "rate_hz": 20, "required": True}
+        strict, relaxed = tmp_path / "strict.yaml", tmp_path / "relaxed.yaml"
+        strict.write_text(yaml.safe_dump({"recording": {"topics": [joints]}}))
+        relaxed.write_text(yaml.safe_dump({"recording": {"topics": [joints] + [
             {"topic": t, "type": "sensor_msgs/msg/" + ty, "required": False} for t, ty in (
                 ("/camera/ego_view/image_raw", "Image"), ("/teleop/joint_command", "JointState"),
                 ("/gr1/joint_command", "JointState"))]}}))
+        missing = doctor(cli, ros_env, "--output-dir", out, "--config", str(strict))
         ready = doctor(cli, ros_env, "--output-dir", out, "--config", str(relaxed))
     assert missing.returncode == 1, missing.stdout + missing.stderr
     lines = missing.stdout.splitlines()

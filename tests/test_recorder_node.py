@@ -183,9 +183,12 @@ def record(rig: Rig, name: str, out: Path, seconds: float, success: bool = True)
 
 
 def wait_receiving(rig: Rig, name: str, timeout: float = 20.0) -> None:
-    """Until the recorder's status shows every fed topic arrived (discovery done on both sides)."""
+    """Until the recorder's status shows every fed topic arriving (discovery done on both sides)."""
+    def fresh(age: float | None) -> bool:
+        return age is not None and age < 0.5
+
     deadline = time.monotonic() + timeout
-    while not all(rig.status.get(name, {}).get("topics", {}).get(t, {}).get("age_s") is not None for t in RATES):
+    while not all(fresh(rig.status.get(name, {}).get("topics", {}).get(t, {}).get("age_s")) for t in RATES):
         assert time.monotonic() < deadline, f"{name} never received every topic: {rig.status.get(name)}"
         time.sleep(0.1)
 
