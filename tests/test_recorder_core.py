@@ -107,6 +107,18 @@ def test_qa_flags_stamps_backwards_and_clock_jumps() -> None:
                for r in reasons), reasons
 
 
+def test_qa_leaves_the_stamp_order_of_unwatched_topics_alone() -> None:
+    """/diagnostics (no rate, not required) has a publisher per node: its stamps interleave by design."""
+    cfg = config()
+    index = next(i for i, t in enumerate(cfg.topics) if t.topic == "/teleop/joint_command")  # unwatched in QUIET
+    qa = EpisodeQa(cfg, 0)
+    feed(qa, 0, 100, 2)
+    feed(qa, 1, 30, 2)
+    feed(qa, index, 50, 2, stamp_offset=lambda t: -30_000_000 if (t // 20_000_000) % 2 else 0)
+    assert qa.monitors[index].backwards > 0
+    assert qa.report(2 * NS).reasons == []
+
+
 def test_start_gate_and_disk_guard(tmp_path: Path) -> None:
     rec = Recorder(config(output_dir=str(tmp_path)), "gr1", "h")
     rec.observe(0, 0, 0, joint_state(0))

@@ -176,11 +176,11 @@ class TopicMonitor:
                          f"then {_size(self.other_size)} ({self.resized} messages differ)")
         if watched and self.last_ns is not None and now_ns - self.last_ns > stale_ns:
             found.append(f"{t.topic}: stale, nothing for {(now_ns - self.last_ns) / NS:.1f} s")
-        if self.backwards:
+        if self.backwards and watched:  # an unwatched topic such as /diagnostics has many publishers
             kind = "clock jumped back" if self.max_back_ns > stale_ns else "out of order"
             found.append(f"{t.topic}: header stamps went backwards {self.backwards} times "
                          f"(largest {self.max_back_ns / NS:.3f} s): {kind}")
-        if self.max_forward_ns > stale_ns:
+        if self.max_forward_ns > stale_ns and watched:
             found.append(f"{t.topic}: header stamps jumped {self.max_forward_ns / NS:.2f} s ahead of "
                          f"receive time: clock jump")
         return found
