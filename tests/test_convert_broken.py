@@ -25,8 +25,9 @@ pytestmark = pytest.mark.ros  # the source bag is recorded by the collect stack
 Transform = Callable[[str, Any, int], tuple[str, Any] | None]  # (topic, msg, k) -> (msgtype, msg) or drop
 
 
-def rewrite(src: Path, dst: Path, transform: Transform) -> Path:
-    """Copy a bag message by message through `transform`, with the original episode metadata."""
+def rewrite(src: Path, dst: Path, transform: Transform, rename: dict[str, str] | None = None) -> Path:
+    """Copy a bag message by message through `transform` (and topics through `rename`), with the
+    original episode metadata."""
     custom = yaml.safe_load((src / "metadata.yaml").read_text())["rosbag2_bagfile_information"]["custom_data"]
     store = typestore()
     with AnyReader([src]) as reader:
@@ -34,7 +35,8 @@ def rewrite(src: Path, dst: Path, transform: Transform) -> Path:
         for conn, log_ns, raw in reader.messages():
             out = transform(conn.topic, reader.deserialize(raw, conn.msgtype), len(messages))
             if out is not None:
-                messages.append((conn.topic, out[0], log_ns, store.serialize_cdr(out[1], out[0])))
+                topic = (rename or {}).get(conn.topic, conn.topic)
+                messages.append((topic, out[0], log_ns, store.serialize_cdr(out[1], out[0])))
     topics = list(dict.fromkeys((topic, msgtype) for topic, msgtype, _, _ in messages))
     writer = BagWriter(dst, dst.name, [TopicInfo(t, m) for t, m in topics], episode=custom)
     for topic, msgtype, log_ns, data in messages:

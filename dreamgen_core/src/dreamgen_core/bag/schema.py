@@ -84,3 +84,59 @@ def image_size(cdr: bytes | memoryview) -> tuple[int, int] | None:
         return None
     height, width = _SIZE[little].unpack_from(cdr, offset)
     return width, height
+
+
+COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_BE_UINT16 = struct.Struct(">H")
+_BE_SIZE = struct.Struct(">HH")
+# JPEG start-of-frame markers (baseline, progressive, ...); C4, C8 and CC share the range but are not.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def encoded_image_size(data: bytes | memoryview) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's start-of-frame or a PNG's IHDR, without decoding pixels; None
+    if the bytes are neither (or are cut short before the size)."""
+    data = memoryview(data)
+    if bytes(data[:8]) == _PNG_SIGNATURE and len(data) >= 24:
+        width, height = struct.unpack_from(">II", data, 16)
+        return width, height
+    if bytes(data[:2]) != b"\xff\xd8":
+        return None
+    offset = 2
+    while offset + 4 <= len(data) and data[offset] == 0xFF:
+        marker = data[offset + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            offset += 1
+            continue
+        if marker in _JPEG_SOF:
+            if offset + 9 > len(data):
+                return None
+            height, width = _BE_SIZE.unpack_from(data, offset + 5)
+            return width, height
+        if marker == 0xDA:  # start of scan: the frame header would have come before
+            return None
+        (length,) = _BE_UINT16.unpack_from(data, offset + 2)
+        offset += 2 + length
+    return None
+
+
+def compressed_image_size(cdr: bytes | memoryview) -> tuple[int, int] | None:
+    """(width, height) of a sensor_msgs/msg/CompressedImage in CDR, read from its JPEG/PNG header.
+
+    Layout after the 4-byte encapsulation header: stamp (8 bytes), frame_id and format (each a
+    uint32 length incl. the NUL, then the characters), then data (uint32 length, 4-aligned from the
+    payload start, then the bytes). None if the bytes are too short or hold no JPEG/PNG header.
+    """
+    if len(cdr) < 16:
+        return None
+    little = cdr[1] & 1
+    offset = 4 + 8
+    for _ in range(2):  # frame_id, format
+        offset = 4 + ((offset - 4 + 3) & ~3)
+        if len(cdr) < offset + 4:
+            return None
+        (length,) = _UINT32[little].unpack_from(cdr, offset)
+        offset += 4 + length
+    offset = 4 + ((offset - 4 + 3) & ~3) + 4  # past the data's length
+    return encoded_image_size(memoryview(cdr)[offset:]) if len(cdr) > offset else None

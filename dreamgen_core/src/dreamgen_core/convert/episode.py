@@ -6,9 +6,13 @@ asked for) and camera frame captured at or before t_i (header stamps, never rece
 within its tolerance. Joints are placed into the layout by name; a message naming only some joints
 (a robot publishing body and hands separately) updates those, the others keep their last value.
 Anything that would silently corrupt a dataset — a missing topic, a wrong type, unknown joint
-names, non-finite positions, an image buffer shorter than its size, a camera changing resolution,
+names, non-finite positions, an image buffer shorter than its size, a compressed frame that does not
+decode, a camera changing resolution,
 stamps going back, a clock jump, a gap, an episode shorter than the models' horizon — rejects the
 episode with a `ConvertError` naming the bag and the cause.
+
+The camera is its raw `Image` topic or, if the bag has only that, its `CompressedImage` topic
+(`compressed_image`): decoded to the same RGB frames, it takes the same path from there on.
 
 The MCAP file is read once (`McapFile`): one pass for stamps, joints and image headers, then only
 the camera frames that are used are decoded, each once, and encoded straight into the dataset's
@@ -27,13 +31,15 @@ from typing import Any
 import numpy as np
 
 from dreamgen_core.bag import find_mcap, read_info
-from dreamgen_core.bag.schema import typestore
+from dreamgen_core.bag.schema import COMPRESSED_IMAGE_TYPE, typestore
+from dreamgen_core.convert.compressed_image import UndecodableImage, compressed_header, decode_rgb
 from dreamgen_core.convert.joint_state_cdr import JOINT_STATE, JointStateDecoder
 from dreamgen_core.convert.mcap_file import Channel, Locator, McapError, McapFile
 from dreamgen_core.dataset import EpisodeData
 from dreamgen_core.dataset.layout import DatasetError
 from dreamgen_core.dataset.videos import RawSize, encode_videos, video_features
 from dreamgen_core.embodiment import Embodiment
+from dreamgen_core.embodiment.spec import Camera
 from dreamgen_core.recording import EpisodeMeta
 from dreamgen_core.recording.provenance import software_version
 from dreamgen_core.timeline import NS, Selection, frame_times, select_latest
@@ -76,12 +82,13 @@ class _Stream:
     values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # joint streams: [n, dim]
     unused: tuple[str, ...] = field(default=())
     where: tuple[Locator, ...] = ()  # camera streams: where each message is, for the frames used
+    msgtype: str = ""  # camera streams: Image or CompressedImage
 
 
 def prepare_decoders() -> None:
     """Build rosbags' type store and CDR decoders for the converter's types now (~0.3 s of CPU, once
     per worker process) rather than inside the first episode's timing."""
-    for msgtype in (JOINT_STATE, IMAGE):
+    for msgtype in (JOINT_STATE, IMAGE, COMPRESSED_IMAGE_TYPE):
         typestore().get_msgdef(msgtype)
 
 
@@ -105,10 +112,8 @@ def _convert(bag: Path, spec: Embodiment, cfg: ConvertConfig, incoming: Path) ->
     _check_metadata(bag, meta, spec, cfg)
     fps = cfg.fps or spec.rates.dataset_fps
     camera_key, camera = next(iter(spec.cameras.items()))
-    topics = {spec.ros.joint_states.name: JOINT_STATE, spec.ros.teleop_command.name: JOINT_STATE, camera.topic: IMAGE}
     with McapFile(find_mcap(bag)) as mcap:
-        streams = _read(bag, mcap, spec, topics)
-        state, action, image = (streams[t] for t in topics)
+        state, action, image = _read(bag, mcap, spec, camera)
         for stream in (state, action, image):
             _check_stamps(bag, stream, cfg.clock_jump_s)
         start = max(int(s.stamps[0]) for s in (state, action, image))
@@ -120,7 +125,7 @@ def _convert(bag: Path, spec: Embodiment, cfg: ConvertConfig, incoming: Path) ->
         picks = {s.topic: _select(bag, s, times, tol) for s, tol in (
             (state, cfg.state_tolerance_s), (action, cfg.action_tolerance_s or spec.safety.source_timeout_s),
             (image, cfg.image_tolerance_s))}
-        videos = _encode(bag, spec, cfg, incoming, {camera_key: _frames(mcap, image, picks[camera.topic].index)},
+        videos = _encode(bag, spec, cfg, incoming, {camera_key: _frames(bag, mcap, image, picks[image.topic].index)},
                          len(times))
         key = mcap.content_key
     return EpisodeData(
@@ -131,7 +136,7 @@ def _convert(bag: Path, spec: Embodiment, cfg: ConvertConfig, incoming: Path) ->
         provenance=_provenance(bag, meta, state, action),
         extra_columns=_extras(times, {"joint_states": (state, picks[state.topic]),
                                       "teleop_command": (action, picks[action.topic]),
-                                      camera_key: (image, picks[camera.topic])}))
+                                      camera_key: (image, picks[image.topic])}))
 
 
 def _check_metadata(bag: Path, meta: dict[str, Any], spec: Embodiment, cfg: ConvertConfig) -> None:
@@ -151,29 +156,36 @@ def _stamp(msg: Any) -> int:
     return int(msg.header.stamp.sec) * NS + int(msg.header.stamp.nanosec)
 
 
-def _read(bag: Path, mcap: McapFile, spec: Embodiment, topics: dict[str, str]) -> dict[str, _Stream]:
+def _read(bag: Path, mcap: McapFile, spec: Embodiment, camera: Camera) -> tuple[_Stream, _Stream, _Stream]:
     """The one pass over the bag: joint topics decoded and placed by name, the camera's stamps and
-    image headers checked (its pixels are decoded later, only for the frames that are used)."""
+    image headers checked (its pixels are decoded later, only for the frames that are used).
+    Returns the state, action and camera streams; the camera is its raw topic if the bag has it,
+    else its compressed one."""
     store = typestore()
-    joints = {topic: _JointTrack(topic, spec) for topic, msgtype in topics.items() if msgtype == JOINT_STATE}
-    (camera,) = (topic for topic, msgtype in topics.items() if msgtype == IMAGE)
-    images = _ImageTrack(camera)
+    state, action = spec.ros.joint_states.name, spec.ros.teleop_command.name
+    joints = {topic: _JointTrack(topic, spec) for topic in (state, action)}
+    images = {topic: _ImageTrack(topic, msgtype)
+              for topic, msgtype in ((camera.topic, IMAGE), (camera.compressed_topic, COMPRESSED_IMAGE_TYPE))}
+    types = {topic: JOINT_STATE for topic in joints} | {topic: track.msgtype for topic, track in images.items()}
     seen: dict[str, Channel] = {}
-    for channel, data, where in mcap.scan(set(topics)):
+    for channel, data, where in mcap.scan(set(types)):
         if channel.topic not in seen:
-            if channel.msgtype != topics[channel.topic]:
+            if channel.msgtype != types[channel.topic]:
                 raise ConvertError(f"{bag.name}: topic {channel.topic} has type {channel.msgtype}, "
-                                   f"expected {topics[channel.topic]}")
+                                   f"expected {types[channel.topic]}")
             seen[channel.topic] = channel
-        error = images.add(store.deserialize_cdr(data, IMAGE), where) if channel.topic == camera else \
+        image = images.get(channel.topic)
+        error = image.add(store.deserialize_cdr(data, image.msgtype), where) if image else \
             joints[channel.topic].add(data)
         if error:
             raise ConvertError(f"{bag.name}: {error}")
-    missing = [t for t in topics if t not in seen]
+    source = camera.topic if camera.topic in seen or camera.compressed_topic not in seen else camera.compressed_topic
+    missing = [t for t in (state, action, source) if t not in seen]
     if missing:
         found = sorted(c.topic for c in mcap.channels.values())
-        raise ConvertError(f"{bag.name}: missing topic {missing[0]} (the bag has {found})")
-    return {camera: images.stream(), **{topic: track.stream() for topic, track in joints.items()}}
+        also = f" (nor {camera.compressed_topic})" if missing[0] == camera.topic else ""
+        raise ConvertError(f"{bag.name}: missing topic {missing[0]}{also} (the bag has {found})")
+    return joints[state].stream(), joints[action].stream(), images[source].stream()
 
 
 class _JointTrack:
@@ -226,20 +238,21 @@ class _JointTrack:
 class _ImageTrack:
     """The camera's stamps and message locations; every header is checked, no pixel is touched."""
 
-    def __init__(self, topic: str) -> None:
-        self.topic = topic
+    def __init__(self, topic: str, msgtype: str) -> None:
+        self.topic, self.msgtype = topic, msgtype
         self.stamps: list[int] = []
         self.where: list[Locator] = []
         self._size: tuple[int, int] | None = None
 
     def add(self, msg: Any, where: Locator) -> str:
         k = len(self.stamps)
-        size = (int(msg.width), int(msg.height))
+        size, problem = _image_header(msg) if self.msgtype == IMAGE else compressed_header(msg)
+        if size is None:
+            return f"{self.topic} message {k}: {problem}"
         self._size = self._size or size
         if size != self._size:
             return (f"camera {self.topic} changes resolution mid-episode: message {k} is {size[0]}x{size[1]}, "
                     f"message 0 was {self._size[0]}x{self._size[1]}")
-        problem = _image_problem(msg)
         if problem:
             return f"{self.topic} message {k}: {problem}"
         self.stamps.append(_stamp(msg))
@@ -247,18 +260,21 @@ class _ImageTrack:
         return ""
 
     def stream(self) -> _Stream:
-        return _Stream(self.topic, np.asarray(self.stamps, dtype=np.int64), where=tuple(self.where))
+        return _Stream(self.topic, np.asarray(self.stamps, dtype=np.int64), where=tuple(self.where),
+                       msgtype=self.msgtype)
 
 
-def _image_problem(msg: Any) -> str:
-    """Why an Image message's pixels cannot be read as its header says ('' if they can)."""
+def _image_header(msg: Any) -> tuple[tuple[int, int], str]:
+    """An Image message's (width, height), and why its pixels cannot be read as its header says
+    ('' if they can)."""
+    size = (int(msg.width), int(msg.height))
     if msg.encoding not in CHANNELS:
-        return f"image encoding {msg.encoding!r} is not supported ({', '.join(CHANNELS)})"
+        return size, f"image encoding {msg.encoding!r} is not supported ({', '.join(CHANNELS)})"
     expected = int(msg.step) * int(msg.height)
     if msg.step < msg.width * 3 or len(msg.data) < expected:
-        return (f"short image buffer: {msg.width}x{msg.height} {msg.encoding} with step {msg.step} needs "
-                f"{expected} bytes (step >= {msg.width * 3}), found {len(msg.data)}")
-    return ""
+        return size, (f"short image buffer: {msg.width}x{msg.height} {msg.encoding} with step {msg.step} needs "
+                      f"{expected} bytes (step >= {msg.width * 3}), found {len(msg.data)}")
+    return size, ""
 
 
 def _check_stamps(bag: Path, stream: _Stream, clock_jump_s: float) -> None:
@@ -286,17 +302,24 @@ def _select(bag: Path, stream: _Stream, times: np.ndarray, tolerance_s: float) -
     return picked
 
 
-def _frames(mcap: McapFile, image: _Stream, picks: np.ndarray) -> Iterator[np.ndarray]:
-    """The camera frames of `picks` (message indices), each decoded once: a frame used for several
-    dataset frames is yielded again as the same object (so it is also transformed once)."""
+def _frames(bag: Path, mcap: McapFile, image: _Stream, picks: np.ndarray) -> Iterator[np.ndarray]:
+    """The camera frames of `picks` (message indices) as RGB, each decoded once: a frame used for
+    several dataset frames is yielded again as the same object (so it is also transformed once)."""
     store, previous, frame = typestore(), -1, np.zeros(0, np.uint8)
     for k in picks.tolist():
         if k != previous:
-            msg: Any = store.deserialize_cdr(mcap.message(image.where[k]), IMAGE)
-            width, height, step = int(msg.width), int(msg.height), int(msg.step)
-            rows = np.asarray(msg.data, dtype=np.uint8)[: step * height].reshape(height, step)
-            frame, previous = rows[:, : width * 3].reshape(height, width, 3)[:, :, CHANNELS[msg.encoding]], k
+            msg: Any = store.deserialize_cdr(mcap.message(image.where[k]), image.msgtype)
+            try:
+                frame, previous = _raw_rgb(msg) if image.msgtype == IMAGE else decode_rgb(msg), k
+            except UndecodableImage as exc:
+                raise ConvertError(f"{bag.name}: {image.topic} message {k}: {exc}") from exc
         yield frame
+
+
+def _raw_rgb(msg: Any) -> np.ndarray:
+    width, height, step = int(msg.width), int(msg.height), int(msg.step)
+    rows = np.asarray(msg.data, dtype=np.uint8)[: step * height].reshape(height, step)
+    return rows[:, : width * 3].reshape(height, width, 3)[:, :, CHANNELS[msg.encoding]]
 
 
 def _encode(bag: Path, spec: Embodiment, cfg: ConvertConfig, incoming: Path, frames: dict[str, Iterator[np.ndarray]],

@@ -16,7 +16,7 @@ from typing import Literal
 from dreamgen_core.bag.schema import known_type
 from dreamgen_core.config import ConfigError, build, read_yaml
 from dreamgen_core.embodiment import Embodiment
-from dreamgen_core.recording.topics import TopicConfig, recorded_topics, spec_topics
+from dreamgen_core.recording.topics import CameraTransport, TopicConfig, recorded_topics, spec_topics
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class RecordingConfig:
     max_gap_factor: float = 5.0      # a gap > factor / expected rate needs review
     max_missing: int = 0             # messages a topic may miss (holes in header stamps) and still be ok
     compression: Literal["none", "lz4", "zstd"] = "none"  # none: raw images at 90 MB/s on 2 cores
+    camera_transport: CameraTransport = "raw"  # compressed: each camera's CompressedImage topic instead
     # What is recorded. Parsed from a file: the spec's topics with the file's `topics:` applied.
     topics: tuple[TopicConfig, ...] = field(default_factory=tuple)
 
@@ -46,7 +47,7 @@ def parse_recording_config(data: object, source: str, spec: Embodiment) -> Recor
         data, key = data["recording"], "recording"
     cfg = build(RecordingConfig, data, source, key)
     _check(cfg, source, key, spec)
-    return replace(cfg, topics=recorded_topics(spec, cfg.topics))
+    return replace(cfg, topics=recorded_topics(spec, cfg.topics, cfg.camera_transport))
 
 
 def load_recording_config(path: Path, spec: Embodiment) -> RecordingConfig:
@@ -67,7 +68,7 @@ def _check(cfg: RecordingConfig, source: str, key: str, spec: Embodiment) -> Non
     for name, count in {"min_free_disk_mb": cfg.min_free_disk_mb, "max_missing": cfg.max_missing}.items():
         if count < 0:
             raise ConfigError(source, at(name), count, "must be >= 0")
-    spec_types = {t.topic: t.type for t in spec_topics(spec)}
+    spec_types = {t.topic: t.type for t in spec_topics(spec, cfg.camera_transport)}
     seen: set[str] = set()
     for i, t in enumerate(cfg.topics):
         where = at(f"topics[{i}]")
