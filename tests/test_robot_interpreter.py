@@ -33,7 +33,11 @@ def launch_imports() -> set[str]:
 
 
 def import_with_system_python(install: Path, modules: set[str], cwd: Path) -> subprocess.CompletedProcess:
-    script = "; ".join(f"import {m}" for m in sorted(modules)) + f"; print('imported', {len(modules)})"
+    # The workspace's copy must also say which version it is (episodes record it; colcon's own egg-info
+    # once said 0.0.0 because setup.cfg did not carry the version).
+    script = ("; ".join(f"import {m}" for m in sorted(modules)) + f"; print('imported', {len(modules)}); "
+              "import dreamgen_core, importlib.metadata as md; "
+              "print('version', md.version('dreamgen_core') == dreamgen_core.__version__ != '0.0.0')")
     command = f"source {install}/setup.bash && cd {cwd} && {SYSTEM_PYTHON} -c \"{script}\""
     return subprocess.run(["/bin/bash", "-c", command], env={"HOME": str(cwd), "PATH": "/usr/bin:/bin"},
                           capture_output=True, text=True, timeout=120)
@@ -58,7 +62,7 @@ def test_launch_imports_resolve_in_the_system_python_from_the_dev_workspace(syst
     modules = launch_imports()
     result = import_with_system_python(REPO / "ros2_ws" / "install", modules, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert f"imported {len(modules)}" in result.stdout
+    assert f"imported {len(modules)}" in result.stdout and "version True" in result.stdout, result.stdout
 
 
 def test_launch_imports_resolve_in_the_system_python_from_a_robot_build(system_python, tmp_path) -> None:
@@ -75,4 +79,4 @@ def test_launch_imports_resolve_in_the_system_python_from_a_robot_build(system_p
     modules = launch_imports()
     result = import_with_system_python(tmp_path / "install", modules, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert f"imported {len(modules)}" in result.stdout
+    assert f"imported {len(modules)}" in result.stdout and "version True" in result.stdout, result.stdout

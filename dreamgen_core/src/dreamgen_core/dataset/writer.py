@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from typing_extensions import Self
 
+from dreamgen_core import __version__
 from dreamgen_core.atomic import AtomicDir
 from dreamgen_core.dataset import layout as L
 from dreamgen_core.dataset.episode import EpisodeData
@@ -230,7 +230,7 @@ class DatasetWriter:
     def _provenance(self) -> dict[str, Any]:
         views = {key: asdict(cam.model_view) | {"native_hw": [cam.height, cam.width]}
                  for key, cam in self.spec.cameras.items()}
-        return {"format": PROVENANCE_FORMAT, "dreamgen_core": version("dreamgen_core"),
+        return {"format": PROVENANCE_FORMAT, "dreamgen_core": __version__,
                 "embodiment": {"name": self.spec.name, "content_hash": self.spec.content_hash},
                 "robot_type": self.spec.robot_type, "fps": self.spec.rates.dataset_fps, "model_views": views,
                 "raw_videos": {f.key: list(f.size_hw) for f in self.videos if f.raw},

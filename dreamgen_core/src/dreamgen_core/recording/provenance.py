@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from dreamgen_core import __version__
 from dreamgen_core.calibration.hashing import calibration_hash
 
 MISSING = "missing"
@@ -17,10 +17,7 @@ def episode_calibration_hash(directory: Path) -> str:
 
 
 def software_version() -> str:
-    try:
-        return f"dreamgen_core {version('dreamgen_core')}"
-    except PackageNotFoundError:
-        return "dreamgen_core (not installed)"
+    return f"dreamgen_core {__version__}"
 
 
 def slug(text: str, limit: int = 40) -> str:
