@@ -17,11 +17,15 @@ Two publishers (`--publisher`):
   ros2_control's broadcasters), each message built per publish as a Python driver builds it
   (cv_bridge's copy of the frame, fresh JointState lists), and the recorder started with the
   SHIPPED config (config/recording.yaml: QoS adapted to what is offered).
+  `--compressed`: the camera as image_transport's compressed plugin publishes it instead
+  (CompressedImage on .../image_raw/compressed, every frame JPEG-encoded at publish time from
+  rgb8 via bgr8, quality 95, its default), recorded with the shipped config plus
+  `camera_transport: compressed`.
 
 Run it like every ROS process here, on loopback with a private domain:
     source ros2_ws/install/setup.bash
     .venv/bin/dreamgen-ros-env -- .venv/bin/python benchmarks/recorder_load.py --seconds 60 \
-        [--publisher driver] [--contention [N]]
+        [--publisher driver [--compressed]] [--contention [N]]
 """
 
 from __future__ import annotations
@@ -45,7 +49,12 @@ LOAD = {  # topic: (type, rate_hz)
     "/gr1/joint_command": ("sensor_msgs/msg/JointState", 100.0),
 }
 DRIVER_LOAD = {**LOAD, "/camera/ego_view/camera_info": ("sensor_msgs/msg/CameraInfo", 30.0)}
+COMPRESSED_CAMERA = "/camera/ego_view/image_raw/compressed"
+COMPRESSED_LOAD = {COMPRESSED_CAMERA: ("sensor_msgs/msg/CompressedImage", 30.0),
+                   **{t: load for t, load in DRIVER_LOAD.items() if t != "/camera/ego_view/image_raw"}}
 PUBLISHERS = {"project": LOAD, "driver": DRIVER_LOAD}
+JPEG_QUALITY = 95  # image_transport's compressed plugin's default
+SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "ros2_ws" / "src" / "dreamgen" / "config" / "recording.yaml"
 WIDTH, HEIGHT = 1280, 800
 # Messages published this close to the stop call may still be in flight when the episode ends.
 IN_FLIGHT_S = 0.2
@@ -82,18 +91,22 @@ class DriverTraffic:
     """As drivers publish: SensorDataQoS camera and camera_info, SystemDefaults-like (reliable,
     depth 10) joint states and commands, a new message built for every publish."""
 
-    def __init__(self, node, spec) -> None:
+    def __init__(self, node, spec, load: dict[str, tuple[str, float]]) -> None:
         import numpy as np
         from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-        from sensor_msgs.msg import CameraInfo, Image, JointState
+        from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 
-        self.Image, self.CameraInfo, self.JointState = Image, CameraInfo, JointState
-        self.frame = np.tile(np.arange(WIDTH * 3, dtype=np.uint8), HEIGHT).reshape(HEIGHT, WIDTH * 3)
+        self.Image, self.CompressedImage, self.CameraInfo, self.JointState = Image, CompressedImage, CameraInfo, JointState
+        # A gradient with sensor-like noise, so the JPEG is as large as a camera's (~0.3 MB), not a flat one's.
+        noise = np.random.default_rng(0).integers(0, 8, (HEIGHT, WIDTH * 3), dtype=np.uint8)
+        self.frame = np.tile(np.arange(WIDTH * 3, dtype=np.uint8), HEIGHT).reshape(HEIGHT, WIDTH * 3) + noise
         self.names, self.dim = list(spec.joint_names), spec.dim
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self.pubs = {t: node.create_publisher(
-            {"sensor_msgs/msg/Image": Image, "sensor_msgs/msg/CameraInfo": CameraInfo}.get(ty, JointState), t,
-            qos_profile_sensor_data if t.startswith("/camera/") else reliable) for t, (ty, _) in DRIVER_LOAD.items()}
+        types = {"sensor_msgs/msg/Image": Image, "sensor_msgs/msg/CompressedImage": CompressedImage,
+                 "sensor_msgs/msg/CameraInfo": CameraInfo}
+        self.pubs = {t: node.create_publisher(types.get(ty, JointState), t,
+                                              qos_profile_sensor_data if t.startswith("/camera/") else reliable)
+                     for t, (ty, _) in load.items()}
 
     def publish(self, topic: str, stamp: int) -> None:
         msg = self.message(topic)
@@ -105,6 +118,12 @@ class DriverTraffic:
             msg = self.Image(height=HEIGHT, width=WIDTH, encoding="rgb8", step=WIDTH * 3)
             msg.data.frombytes(self.frame.tobytes())  # what cv_bridge's cv2_to_imgmsg does
             return msg
+        if topic == COMPRESSED_CAMERA:  # image_transport: rgb8 -> bgr8, then OpenCV's encoder
+            import cv2
+
+            bgr = cv2.cvtColor(self.frame.reshape(HEIGHT, WIDTH, 3), cv2.COLOR_RGB2BGR)
+            _, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            return self.CompressedImage(format="rgb8; jpeg compressed bgr8", data=jpeg.tobytes())
         if topic.endswith("camera_info"):
             return self.CameraInfo(height=HEIGHT, width=WIDTH, distortion_model="plumb_bob", d=[0.0] * 5,
                                    k=[600.0, 0, WIDTH / 2, 0, 600.0, HEIGHT / 2, 0, 0, 1])
@@ -112,7 +131,11 @@ class DriverTraffic:
                                effort=[0.0] * self.dim)
 
 
-def publish(kind: str, ready: Path, stop: Path, stamps_path: Path) -> None:
+def traffic_load(kind: str, compressed: bool) -> dict[str, tuple[str, float]]:
+    return COMPRESSED_LOAD if compressed else PUBLISHERS[kind]
+
+
+def publish(kind: str, compressed: bool, ready: Path, stop: Path, stamps_path: Path) -> None:
     """Publisher mode: wait for the recorder to match every topic, publish on schedule until `stop`
     exists, then write every header stamp it published."""
     import rclpy
@@ -121,8 +144,9 @@ def publish(kind: str, ready: Path, stop: Path, stamps_path: Path) -> None:
 
     rclpy.init()
     node = rclpy.create_node("recorder_load_publisher")
-    load = PUBLISHERS[kind]
-    traffic = (DriverTraffic if kind == "driver" else ProjectTraffic)(node, load_embodiment("gr1"))
+    load = traffic_load(kind, compressed)
+    traffic = (DriverTraffic(node, load_embodiment("gr1"), load) if kind == "driver"
+               else ProjectTraffic(node, load_embodiment("gr1")))
     deadline = time.monotonic() + 30
     while any(p.get_subscription_count() == 0 for p in traffic.pubs.values()):
         if time.monotonic() > deadline:
@@ -192,16 +216,22 @@ def bag_stamps(bag: Path, topics: Iterable[str]) -> dict[str, set[int]]:
     return found
 
 
-def recorder_parameters(kind: str, tmp: Path) -> dict[str, str]:
+def recorder_parameters(kind: str, compressed: bool, tmp: Path) -> dict[str, str]:
     """`project`: a config with the rates published here; `driver`: the shipped config (the node's
-    default), with only where episodes go changed."""
+    default), with only where episodes go changed, and the compressed camera chosen if published."""
     if kind == "driver":
-        return {"output_dir": str(tmp / "episodes"), "calibration_dir": str(tmp / "calibration"),
+        config = {}
+        if compressed:
+            shipped = yaml.safe_load(SHIPPED_CONFIG.read_text())
+            shipped["recording"]["camera_transport"] = "compressed"
+            (tmp / "recording.yaml").write_text(yaml.safe_dump(shipped))
+            config = {"config": str(tmp / "recording.yaml")}
+        return {**config, "output_dir": str(tmp / "episodes"), "calibration_dir": str(tmp / "calibration"),
                 "instruction": "recorder load"}
     return {"config": str(recorder_config(tmp / "recording.yaml", tmp / "episodes")), "instruction": "recorder load"}
 
 
-def run(seconds: float, kind: str, contention: int, keep: Path | None) -> None:
+def run(seconds: float, kind: str, compressed: bool, contention: int, keep: Path | None) -> None:
     import rclpy
     from std_srvs.srv import SetBool, Trigger
 
@@ -217,8 +247,9 @@ def run(seconds: float, kind: str, contention: int, keep: Path | None) -> None:
         rclpy.init()
         node = rclpy.create_node("recorder_load")
         with open(tmp / "recorder.log", "wb") as log, NodeProcess(
-                "dreamgen", "episode_recorder", recorder_parameters(kind, tmp), log=log) as recorder:
+                "dreamgen", "episode_recorder", recorder_parameters(kind, compressed, tmp), log=log) as recorder:
             publisher = subprocess.Popen([sys.executable, __file__, "--as-publisher", "--publisher", kind,
+                                          *(["--compressed"] if compressed else []),
                                           "--ready", str(ready), "--stop", str(stop), "--stamps", str(stamps_path)])
             wait_for(ready, "publishing")
             # A writer sees the reader matched before the reader has matched the writer; samples sent
@@ -251,23 +282,24 @@ def run(seconds: float, kind: str, contention: int, keep: Path | None) -> None:
         delivered = {t: sum(1 for s in stamps if s in recorded[t]) for t, stamps in published.items()}
         written = sum(f.stat().st_size for f in bag.iterdir())
         cpu = {"recorder": sum(rec_cpu1[:2]) - sum(rec_cpu0[:2]), "publisher": sum(pub_cpu1[:2]) - sum(pub_cpu0[:2])}
-        report(kind, published, delivered, cpu, t1 - t0, written, json.loads(stopped.message), t_closed - t1,
-               contention)
+        report(kind, compressed, published, delivered, cpu, t1 - t0, written, json.loads(stopped.message),
+               t_closed - t1, contention)
 
 
-def report(kind: str, published: dict[str, list[int]], delivered: dict[str, int], cpu: dict[str, float],
-           wall: float, written: int, stop: dict, close_s: float, contention: int) -> None:
+def report(kind: str, compressed: bool, published: dict[str, list[int]], delivered: dict[str, int],
+           cpu: dict[str, float], wall: float, written: int, stop: dict, close_s: float, contention: int) -> None:
     busy = {0: "", 1: ", one core kept busy by another process"}.get(
         contention, f", {contention} cores kept busy by other processes")
-    print(f"recorder load ({kind} publisher): {wall:.1f} s episode of GR1 traffic ({WIDTH}x{HEIGHT} rgb8 @ 30 Hz, "
+    camera = f"{WIDTH}x{HEIGHT} {'jpeg' if compressed else 'rgb8'} @ 30 Hz"
+    print(f"recorder load ({kind} publisher): {wall:.1f} s episode of GR1 traffic ({camera}, "
           f"44-joint JointState @ 200 Hz, 2 commands @ 100 Hz) on {psutil.cpu_count()} cores{busy}")
-    print(f"{'topic':<30} {'published':>9} {'delivered':>9} {'ratio':>7}")
+    print(f"{'topic':<38} {'published':>9} {'delivered':>9} {'ratio':>7}")
     total_p = total_d = 0
     for topic, stamps in published.items():
         p, d = len(stamps), delivered[topic]
         total_p, total_d = total_p + p, total_d + d
-        print(f"{topic:<30} {p:>9} {d:>9} {d / max(p, 1):>7.4f}")
-    print(f"{'all':<30} {total_p:>9} {total_d:>9} {total_d / max(total_p, 1):>7.4f}")
+        print(f"{topic:<38} {p:>9} {d:>9} {d / max(p, 1):>7.4f}")
+    print(f"{'all':<38} {total_p:>9} {total_d:>9} {total_d / max(total_p, 1):>7.4f}")
     print(f"recorder CPU: {100 * cpu['recorder'] / wall:.0f}% of one core; "
           f"publisher CPU: {100 * cpu['publisher'] / wall:.0f}% of one core; "
           f"load average {psutil.getloadavg()[0]:.1f}")
@@ -283,15 +315,19 @@ def main() -> None:
                              "shipped recorder config (default: project)")
     parser.add_argument("--contention", type=int, nargs="?", const=1, default=0, metavar="N",
                         help="keep N cores busy with other processes for the whole run (N defaults to 1)")
+    parser.add_argument("--compressed", action="store_true",
+                        help="with --publisher driver: the camera as CompressedImage (jpeg, encoded per frame)")
     parser.add_argument("--keep", type=Path, help="write the bag and logs here and keep them (default: a temp dir)")
     parser.add_argument("--as-publisher", action="store_true", help=argparse.SUPPRESS)
     for hidden in ("--ready", "--stop", "--stamps"):
         parser.add_argument(hidden, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.compressed and args.publisher != "driver":
+        parser.error("--compressed needs --publisher driver")
     if args.as_publisher:
-        publish(args.publisher, args.ready, args.stop, args.stamps)
+        publish(args.publisher, args.compressed, args.ready, args.stop, args.stamps)
     else:
-        run(args.seconds, args.publisher, args.contention, args.keep)
+        run(args.seconds, args.publisher, args.compressed, args.contention, args.keep)
 
 
 if __name__ == "__main__":
