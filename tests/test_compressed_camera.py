@@ -30,7 +30,7 @@ from test_convert_broken import keep, on_nth, rewrite
 from test_recorder_node import HEIGHT, WIDTH, Rig, record, start_recorder
 
 from dreamgen_core.bag import read_info
-from dreamgen_core.bag.schema import typestore
+from dreamgen_core.bag.schema import compressed_image_size, typestore
 from dreamgen_core.convert import ConvertConfig, convert_bags
 from dreamgen_core.dataset import validate
 from dreamgen_core.embodiment import load_embodiment
@@ -103,8 +103,10 @@ def test_recorded_as_compressed_image_with_qa_by_header_stamp(recorded: tuple[Pa
         assert CAMERA.topic not in types
         assert types[CAMERA.compressed_topic] == "sensor_msgs/msg/CompressedImage"
         conn = next(c for c in reader.connections if c.topic == CAMERA.compressed_topic)
-        msg = reader.deserialize(next(raw for _, _, raw in reader.messages([conn])), conn.msgtype)
+        raw = next(raw for _, _, raw in reader.messages([conn]))
+        msg = reader.deserialize(raw, conn.msgtype)
     assert msg.format == "rgb8; jpeg compressed bgr8" and bytes(msg.data[:2]) == b"\xff\xd8"
+    assert compressed_image_size(raw) == (WIDTH, HEIGHT)  # what QA can read without decoding
     assert not [r for r in stop["reasons"] if r.startswith(CAMERA.compressed_topic)], stop["reasons"]
     qa = json.loads(read_info(bag).custom_data["qa"])[CAMERA.compressed_topic]
     assert qa["rate_hz"] == pytest.approx(30, rel=0.2) and qa["max_gap_s"] < 0.2, qa
