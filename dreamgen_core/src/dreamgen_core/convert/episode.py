@@ -6,12 +6,12 @@ asked for) and camera frame captured at or before t_i (header stamps, never rece
 within its tolerance. Joints are placed into the layout by name; a message naming only some joints
 (a robot publishing body and hands separately) updates those, the others keep their last value.
 Anything that would silently corrupt a dataset — a missing topic, a wrong type, unknown joint
-names, non-finite positions, an image buffer shorter than its size, a compressed frame that does not
-decode, a camera changing resolution,
-stamps going back, a clock jump, a gap, an episode shorter than the models' horizon — rejects the
-episode with a `ConvertError` naming the bag and the cause.
+names, non-finite positions, an image buffer shorter than its size, a compressed frame that does
+not decode, a camera changing resolution, stamps going back, a clock jump, a gap, an episode
+shorter than the models' horizon — rejects the episode with a `ConvertError` naming the bag and
+the cause.
 
-The camera is its raw `Image` topic or, if the bag has only that, its `CompressedImage` topic
+The camera is its raw `Image` topic or, in a bag without it, its `CompressedImage` topic
 (`compressed_image`): decoded to the same RGB frames, it takes the same path from there on.
 
 The MCAP file is read once (`McapFile`): one pass for stamps, joints and image headers, then only
