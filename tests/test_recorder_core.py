@@ -6,10 +6,13 @@ import json
 import re
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from test_bag_core import NS, image, joint_state
 
 from dreamgen_core.bag import read_info
+from dreamgen_core.bag.schema import typestore
 from dreamgen_core.config import ConfigError
 from dreamgen_core.embodiment import load_embodiment
 from dreamgen_core.recording import EpisodeQa, Recorder, Refused, TopicConfig, load_recording_config, parse_recording_config
@@ -208,6 +211,26 @@ def test_qa_flags_a_camera_whose_resolution_changes() -> None:
     stream(qa, 1, 30, 3, make=lambda t: image(t, *((16, 10) if t > 2 * NS else (32, 20))))
     assert qa.report(3 * NS).reasons == [
         "/camera/ego_view/image_raw: resolution changed mid-episode: 32x20 at first, then 16x10 (29 messages differ)"]
+
+
+def compressed(stamp_ns: int, width: int, height: int) -> bytes:
+    ts = typestore()
+    Msg, Header, Time = (ts.types[t] for t in ("sensor_msgs/msg/CompressedImage", "std_msgs/msg/Header",
+                                               "builtin_interfaces/msg/Time"))
+    ok, jpeg = cv2.imencode(".jpg", np.full((height, width, 3), 90, np.uint8))
+    assert ok
+    msg = Msg(Header(Time(stamp_ns // NS, stamp_ns % NS), "cam"), "bgr8; jpeg compressed bgr8", jpeg.ravel())
+    return bytes(ts.serialize_cdr(msg, "sensor_msgs/msg/CompressedImage"))
+
+
+def test_qa_flags_a_compressed_camera_whose_resolution_changes() -> None:
+    cfg = config(camera_transport="compressed")
+    index = next(i for i, t in enumerate(cfg.topics) if t.type == "sensor_msgs/msg/CompressedImage")
+    qa = EpisodeQa(cfg, 0)
+    stream(qa, 0, 100, 3)
+    stream(qa, index, 30, 3, make=lambda t: compressed(t, *((16, 10) if t > 2 * NS else (32, 20))))
+    assert qa.report(3 * NS).reasons == [
+        f"{cfg.topics[index].topic}: resolution changed mid-episode: 32x20 at first, then 16x10 (29 messages differ)"]
 
 
 def test_dropped_joint_states_are_named_in_the_closed_bag(tmp_path: Path) -> None:

@@ -18,8 +18,9 @@ Rules (defaults in RecordingConfig):
   them (jitter, a publisher catching up after a stall): see `estimate_holes` for the period (the
   expected rate's, or the topic's own when it publishes faster than the spec's minimum). More than
   max_missing needs review.
-- resolution: an Image topic whose width/height changes mid-episode (a camera renegotiated) cannot
-  become one video stream; every change is reported.
+- resolution: an Image or CompressedImage topic (size from its JPEG/PNG header) whose
+  width/height changes mid-episode (a camera renegotiated) cannot become one video stream; every
+  change is reported.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dreamgen_core.bag.schema import IMAGE_TYPE, header_stamp_ns, image_size, starts_with_header
+from dreamgen_core.bag.schema import (
+    COMPRESSED_IMAGE_TYPE,
+    IMAGE_TYPE,
+    compressed_image_size,
+    header_stamp_ns,
+    image_size,
+    starts_with_header,
+)
 from dreamgen_core.recording.config import RecordingConfig, TopicConfig
 from dreamgen_core.recording.metadata import Verdict
 
@@ -37,6 +45,7 @@ NS = 1_000_000_000
 MIN_RATE_WINDOW_NS = NS  # a rate over less than a second says more about start-up than about the topic
 MIN_INTERVALS = 10       # fewer stamp intervals say nothing reliable about a topic's period
 HOLE_CONTEXT_NS = NS // 2  # stamps around a hole that absorb jitter and a publisher catching up
+SIZE_OF = {IMAGE_TYPE: image_size, COMPRESSED_IMAGE_TYPE: compressed_image_size}  # width x height from the bytes
 FASTER = 0.8               # a mean interval below this share of the expected period: a faster publisher
 
 
@@ -128,8 +137,8 @@ class TopicMonitor:
                     if stamp_dt - recv_dt > 0:
                         self.max_forward_ns = max(self.max_forward_ns, stamp_dt - recv_dt)
             self.max_gap_ns = max(self.max_gap_ns, gap)
-        if self.cfg.type == IMAGE_TYPE:
-            self._observe_size(image_size(cdr))
+        if (size_of := SIZE_OF.get(self.cfg.type)) is not None:
+            self._observe_size(size_of(cdr))
         self.count += 1
         self.last_ns = now_ns
         if stamp is not None and (self.last_stamp_ns is None or stamp > self.last_stamp_ns):
