@@ -23,7 +23,7 @@ from dreamgen_core.ros.stack_runner import StackRunner
 from dreamgen_core.stack import load_stack, plan
 
 pytestmark = pytest.mark.ros
-FORBIDDEN = ("Traceback", "RCLError", "KeyboardInterrupt", "context is invalid")
+FORBIDDEN = ("Traceback", "RCLError", "KeyboardInterrupt", "context is invalid", "[ERROR]")
 
 
 def collect_stack(ros_env: dict[str, str], out: Path) -> StackRunner:

@@ -28,6 +28,7 @@ from std_srvs.srv import SetBool, Trigger
 from dreamgen.node_runtime import DreamgenNode, main_for
 from dreamgen.scripted_teleop import STATE_TOPIC
 from dreamgen.sim_robot import RESET_SERVICE, TASK_TOPIC
+from dreamgen.stop_signals import stop_request
 from dreamgen_core.atomic import write_text_atomic
 from dreamgen_core.sim.task import TASKS, task_for
 
@@ -72,6 +73,8 @@ class EpisodeDirector(DreamgenNode):
                 results.append(self.record_one(index))
             code = 0 if all(r["saved"] for r in results) else 1
         except RuntimeError as exc:
+            if stop_request().requested:
+                return  # stopped by a signal: the node is being torn down under this thread
             self.get_logger().error(str(exc))
             results.append({"error": str(exc)})
             code = 1

@@ -66,12 +66,16 @@ def run_node(factory: Callable[[], DreamgenNode], args: list[str] | None = None,
         executor.shutdown()
         rclpy.try_shutdown()
         return CONFIG_ERROR_EXIT
+    code: int | None = None
     try:
         while node is not None and not stop.requested and rclpy.ok() and node.exit_code is None:
             executor.spin_once(timeout_sec=0.1)
     except ExternalShutdownException:
         pass
     finally:
+        # The verdict is the node's when the spin ended: a worker thread that fails while the node is
+        # torn down (its handles already destroyed) must not turn a clean stop into a failure.
+        code = node.exit_code if node is not None else None
         if node is not None:
             if stop.requested:
                 node.get_logger().info(f"stopping: {stop.reason}")
@@ -80,7 +84,7 @@ def run_node(factory: Callable[[], DreamgenNode], args: list[str] | None = None,
             node.destroy_node()
         executor.shutdown()
         rclpy.try_shutdown()
-    return 0 if node is None or node.exit_code is None else node.exit_code
+    return 0 if code is None else code
 
 
 def main_for(factory: Callable[[], DreamgenNode],
