@@ -63,7 +63,8 @@ def estimate_holes(intervals: np.ndarray, ends: np.ndarray, expected_hz: float, 
 
     The period is the expected one, unless the topic runs clearly faster than `expected_hz` (a
     driver above the spec's minimum rate): then its own mean interval, which loss stretches a
-    little, so the count is then a slight underestimate.
+    little, so the count is then a slight underestimate; and only intervals of two expected
+    periods or more count as holes (a 200 Hz driver's 19 ms hiccup keeps a 100 Hz stream whole).
 
     An interval of about k periods is a candidate hole of k - 1 messages. It is measured over the
     messages within HOLE_CONTEXT_NS on each side: periods spanned minus messages received. So
@@ -81,6 +82,10 @@ def estimate_holes(intervals: np.ndarray, ends: np.ndarray, expected_hz: float, 
         return Holes()
     stamps = np.concatenate(([0], np.cumsum(intervals)))
     slots = np.floor(intervals / period + 0.5).astype(np.int64)
+    if not at_expected_rate and expected_hz > 0:
+        # Above the spec's rate, a late message is jitter unless the stream fell below that rate
+        # there: only intervals of two expected periods or more are holes in the data it asks for.
+        slots[intervals < 2 * NS / expected_hz] = 1
     context = max(1, round(HOLE_CONTEXT_NS / period))
     missing = covered = 0
     for i in np.flatnonzero(slots >= 2).tolist():
