@@ -147,7 +147,11 @@ class EpisodeRecorderNode(DreamgenNode):
             self.check_qa.observe(index, self.now_ns(), data)
 
     def check_begin(self, check_s: float) -> None:
-        flowing = all(seen is not None for seen, offers in zip(self.recorder.last_seen, self.recorder.offers) if offers)
+        # Discovery can lag the doctor's start: wait (up to CHECK_SETTLE_S) until every required topic and
+        # every topic someone publishes has delivered, so a publisher still being matched is not "silent".
+        flowing = all(seen is not None for seen, offers, topic in
+                      zip(self.recorder.last_seen, self.recorder.offers, self.recorder.cfg.topics)
+                      if offers or topic.required)
         if not flowing and time.monotonic() < self.check_settled_by:
             return
         self.destroy_timer(self.check_timer)
