@@ -4,7 +4,7 @@ Builds `--episodes` episode bags (1280x800 rgb8 camera at 30 Hz rendered by the 
 44-joint states at 200 Hz, teleop commands at 20 Hz) with the recorder's bag writer, then times,
 side by side on the same bags and in one run, for two dataset configurations — `ego_view` alone
 (the 256x256 model view) and `ego_view + raw` (the raw camera key written too, at 1280x800):
-  ours      convert_bags (episodes in parallel worker processes)               -> frames/s
+  ours      convert_bags (episodes in parallel worker threads)                 -> frames/s
   baseline  a straightforward converter: one rosbags read loop, per dataset frame
             decode the latest image, GR00T's recipe as written (crop, resize, pad,
             resize the padded image), encode every video                       -> frames/s
@@ -161,7 +161,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each episode")
     parser.add_argument("--workers", type=int, default=default_workers(),
-                        help="convert's worker processes (default: its own default, one per core)")
+                        help="convert's worker threads (default: its own default, one per core)")
     args = parser.parse_args()
     spec = load_embodiment("gr1")
     work = Path(tempfile.mkdtemp(prefix="convert_bench_"))

@@ -16,7 +16,7 @@ The camera is its raw `Image` topic or, in a bag without it, its `CompressedImag
 
 The MCAP file is read once (`McapFile`): one pass for stamps, joints and image headers, then only
 the camera frames that are used are decoded, each once, and encoded straight into the dataset's
-videos here (the converter's worker processes encode in parallel; the writer moves the files in).
+videos here (the converter's workers encode in parallel; the writer moves the files in).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class _Stream:
 
 def prepare_decoders() -> None:
     """Build rosbags' type store and CDR decoders for the converter's types now (~0.3 s of CPU, once
-    per worker process) rather than inside the first episode's timing."""
+    per process) rather than inside the first episode's timing."""
     for msgtype in (JOINT_STATE, IMAGE, COMPRESSED_IMAGE_TYPE):
         typestore().get_msgdef(msgtype)
 

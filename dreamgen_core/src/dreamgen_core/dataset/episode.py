@@ -26,7 +26,7 @@ class EpisodeData:
     frames per camera key of the embodiment, consumed once, lazily (the same array object yielded
     twice in a row is taken to be the same frame and transformed once); or instead `videos`: the
     episode's mp4 files per dataset video key, already encoded by `dataset.videos.encode_videos`
-    (the converter encodes in its worker processes), which the writer checks and moves in;
+    (the converter encodes in its workers), which the writer checks and moves in;
     source_key: idempotency key (e.g. the source bag's sha256); provenance must say `origin`
     ("real" or "dreamed")."""
 
