@@ -13,6 +13,9 @@ PYTEST_ARGS ?=
 # ROS_DOMAIN_ID claimed for this session. (Humble robots: ROS_LOCALHOST_ONLY=1 instead.)
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 unexport ROS_LOCALHOST_ONLY
+# No hub is reachable and nothing may phone home: Hugging Face libraries offline, Ray without usage stats.
+export HF_HUB_OFFLINE := 1
+export RAY_USAGE_STATS_ENABLED := 0
 
 INSTALLED := $(VENV)/.dreamgen-installed
 BUILT := ros2_ws/install/.dreamgen-built

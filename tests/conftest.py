@@ -9,6 +9,9 @@ from pathlib import Path
 
 # MuJoCo picks its GL backend at import: headless EGL, whichever test module imports it first.
 os.environ.setdefault("MUJOCO_GL", "egl")
+# No model hub and no usage reporting here: Hugging Face libraries and Ray must never phone home.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
 import pytest
 

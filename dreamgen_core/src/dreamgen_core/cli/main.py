@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+# Before any Hugging Face or Ray import: weights are local paths, and nothing phones home.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 from dreamgen_core.atomic import AtomicDirError
 from dreamgen_core.bag import BagError
