@@ -12,13 +12,14 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 from dreamgen_core.atomic import AtomicDirError
 from dreamgen_core.bag import BagError
-from dreamgen_core.cli import bag_cmd, calibrate_cmd, convert_cmd, dataset_cmd, demo_cmd, doctor_cmd, embodiment_cmd
+from dreamgen_core.cli import bag_cmd, calibrate_cmd, convert_cmd, dataset_cmd, demo_cmd, doctor_cmd, embodiment_cmd, wm_cmd
 from dreamgen_core.config import ConfigError
 from dreamgen_core.dataset import DatasetError
+from dreamgen_core.worldmodel.errors import WorldModelError
 
 # Errors in what the user gave us (a file, a spec, a dataset, an output another run is building):
 # one line on stderr, exit 2.
-USER_ERRORS = (ConfigError, FileNotFoundError, BagError, DatasetError, AtomicDirError)
+USER_ERRORS = (ConfigError, FileNotFoundError, BagError, DatasetError, AtomicDirError, WorldModelError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     dataset_cmd.register(commands)
     demo_cmd.register(commands)
     doctor_cmd.register(commands)
+    wm_cmd.register(commands)
     return parser
 
 
