@@ -30,7 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=ClipConfig.fps, help="clip frame rate (default: %(default)g)")
     p.add_argument("--min-frames", type=int, default=ClipConfig.min_frames,
                    help="skip clips with fewer frames after resampling (default: %(default)d)")
-    p.add_argument("--size", type=_size, default=ClipConfig.size_hw, metavar="HxW",
+    p.add_argument("--size", type=parse_size, default=ClipConfig.size_hw, metavar="HxW",
                    help="clip frame size, height x width (default: 432x768)")
     p.add_argument("--video-key", default=None,
                    help="video feature to export (default: the raw camera video, e.g. observation.images.egoview)")
@@ -41,7 +41,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_export)
 
 
-def _size(text: str) -> tuple[int, int]:
+def parse_size(text: str) -> tuple[int, int]:
     try:
         height, width = (int(v) for v in text.lower().split("x"))
     except ValueError:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from dreamgen_core.cli import wm_dream_cmd, wm_frames_cmd
+
 EPILOG = """\
 the loop, in commands:
   dreamgen dataset export-clips DATASET --out CLIPS        clips + captions from recorded episodes
@@ -22,4 +24,6 @@ def register(commands: argparse._SubParsersAction) -> None:
                                  description=__doc__.splitlines()[0], epilog=EPILOG,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="wm_command", required=True, metavar="WM_COMMAND")
-    del sub  # sub-commands register here: wm_<name>_cmd.register(sub)
+    # sub-commands register here: wm_<name>_cmd.register(sub)
+    wm_frames_cmd.register(sub)
+    wm_dream_cmd.register(sub)

@@ -27,8 +27,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from dreamgen_core import ray_local
 from dreamgen_core.bag import PARTIAL_SUFFIX
-from dreamgen_core.config import ConfigError
 from dreamgen_core.convert.episode import ConvertConfig, ConvertError, Skipped, convert_bag, prepare_decoders
 from dreamgen_core.dataset import DatasetError, DatasetWriter, EpisodeData
 from dreamgen_core.embodiment import Embodiment
@@ -144,17 +144,7 @@ def _ray(bags: list[Path], spec: Embodiment, cfg: ConvertConfig, incoming: Path,
          workers: int) -> Iterator[tuple[Path, TaskResult]]:
     """The same task on a Ray cluster. Bags and the dataset's directory must be at the same paths on
     every node (a shared filesystem): tasks read the bags and write videos into the writer's build."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # before Ray is imported: never phone home
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("dreamgen convert", "--ray-address", address,
-                          "needs Ray: pip install 'dreamgen_core[ray]'") from None
-    if address == "local":  # a private instance on this machine: its nodes advertise loopback only
-        ray.init(address=address, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
-    else:
-        ray.init(address=address, log_to_driver=False)
-    try:
+    with ray_local.session(address, command="dreamgen convert") as ray:
         task = ray.remote(num_cpus=1)(convert_task)
         refs: dict[Path, Any] = {}
 
@@ -162,8 +152,6 @@ def _ray(bags: list[Path], spec: Embodiment, cfg: ConvertConfig, incoming: Path,
             refs[bag] = task.remote(bag, spec, cfg, incoming)
             return lambda: ray.get(refs.pop(bag))
         yield from _in_order(bags, submit, 2 * max(workers, int(ray.cluster_resources().get("CPU", 1))))
-    finally:
-        ray.shutdown()
 
 
 def convert_bags(paths: Sequence[Path], out: Path, spec: Embodiment, cfg: ConvertConfig,

@@ -60,6 +60,11 @@ class Framing:
     def upscales(self) -> bool:
         return self.crop[1] - self.crop[0] < self.size_hw[0] or self.crop[3] - self.crop[2] < self.size_hw[1]
 
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        """One source frame (source_hw) as a clip frame (size_hw)."""
+        r0, r1, c0, c1 = self.crop
+        return resize(image[r0:r1, c0:c1], self.size_hw)
+
     def describe(self) -> str:
         (h, w), (r0, r1, c0, c1), (out_h, out_w) = self.source_hw, self.crop, self.size_hw
         return (f"{w}x{h} cropped to rows [{r0}, {r1}) cols [{c0}, {c1}) = {c1 - c0}x{r1 - r0} "
@@ -98,13 +103,7 @@ def export_clips(dataset: Path, out: Path, config: ClipConfig = ClipConfig()) ->
         raise L.DatasetError(f"{dataset}: invalid dataset ({len(problems)} violations, first: {problems[0]}); "
                              "run `dreamgen validate` on it")
     info = L.read_json(dataset / "meta" / "info.json")
-    key = config.video_key or _raw_key(dataset)
-    if key not in L.video_keys(info["features"]):
-        raise L.DatasetError(f"{dataset}/meta/info.json: features: {key!r}: not a video feature of the dataset")
-    frame = framing(tuple(info["features"][key]["shape"][:2]), config.size_hw, config.crop_offset)
-    if frame.upscales and not config.allow_upscale:
-        raise L.DatasetError(f"{dataset}: {key}: {frame.describe()}: refusing to upscale; choose a smaller --size, "
-                             "convert with a larger --raw-size, or pass --allow-upscale")
+    key, frame = source_framing(dataset, info, config)
     tasks = [row["task"] for row in L.read_jsonl(dataset / "meta" / "tasks.jsonl")]
     with AtomicDir(out) as build:
         if out.exists():  # checked under the lock: a concurrent export cannot slip in after the check
@@ -112,6 +111,18 @@ def export_clips(dataset: Path, out: Path, config: ClipConfig = ClipConfig()) ->
         report = _write_clips(dataset, build, info, key, tasks, config, frame)
         _write_manifest(dataset, build, info, key, config, report)
     return report
+
+
+def source_framing(dataset: Path, info: dict, config: ClipConfig) -> tuple[str, Framing]:
+    """The video feature clips are cut from and how its frames are framed (`wm frames` frames first frames alike)."""
+    key = config.video_key or _raw_key(dataset)
+    if key not in L.video_keys(info["features"]):
+        raise L.DatasetError(f"{dataset}/meta/info.json: features: {key!r}: not a video feature of the dataset")
+    frame = framing(tuple(info["features"][key]["shape"][:2]), config.size_hw, config.crop_offset)
+    if frame.upscales and not config.allow_upscale:
+        raise L.DatasetError(f"{dataset}: {key}: {frame.describe()}: refusing to upscale; choose a smaller --size, "
+                             "convert with a larger --raw-size, or pass --allow-upscale")
+    return key, frame
 
 
 def _raw_key(dataset: Path) -> str:
@@ -137,7 +148,7 @@ def _write_clips(dataset: Path, build: Path, info: dict, key: str, tasks: list[s
             continue
         name = f"episode_{index:06d}"
         _encode_clip(dataset / L.video_file(key, index), build / "videos" / f"{name}.mp4", picks, config, frame)
-        caption = CAPTION_PREFIX + tasks[_instruction_index(dataset, index)]
+        caption = CAPTION_PREFIX + tasks[instruction_index(dataset, index)]
         write_text_atomic(build / "metas" / f"{name}.txt", caption + "\n")
         rows.append((f"videos/{name}.mp4", caption, len(picks), config.fps, index))
         report.written.append((name, index, len(picks)))
@@ -149,19 +160,18 @@ def _write_clips(dataset: Path, build: Path, info: dict, key: str, tasks: list[s
     return report
 
 
-def _instruction_index(dataset: Path, episode: int) -> int:
+def instruction_index(dataset: Path, episode: int) -> int:
     column = pq.read_table(dataset / L.data_file(episode), columns=[L.TASK_DESCRIPTION]).column(0)
     return int(column[0].as_py())
 
 
 def _encode_clip(source: Path, target: Path, picks: np.ndarray, config: ClipConfig, frame: Framing) -> None:
     repeats = np.bincount(picks)  # a source frame appears 0, 1 or more times (upsampling)
-    r0, r1, c0, c1 = frame.crop
     with VideoWriter(target, config.fps, config.size_hw, config.encoder) as video:
         for i, (_, image) in enumerate(iter_frames(source)):
             if i >= len(repeats):
                 break
-            resized = resize(image[r0:r1, c0:c1], config.size_hw)
+            resized = frame.apply(image)
             for _ in range(repeats[i]):
                 video.write(resized)
     if video.count != len(picks):
