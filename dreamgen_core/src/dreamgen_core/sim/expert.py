@@ -11,6 +11,7 @@ plain loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -194,12 +195,18 @@ class ScriptedExpert:
         return self._targets.copy()
 
 
-def run_episode(robot, expert: ScriptedExpert, control_hz: float, settle_s: float = 1.0) -> bool:
-    """Closed loop without ROS: the expert drives `robot` (a SimRobot) until done; returns success."""
+def run_episode(robot, expert: ScriptedExpert, control_hz: float, settle_s: float = 1.0,
+                observe: Callable[[], None] = lambda: None) -> bool:
+    """Closed loop without ROS: the expert drives `robot` (a SimRobot) until done; returns success.
+    `observe` runs at the start and after every control period, settling included (e.g. to film it)."""
     steps = max(1, round(1.0 / (control_hz * robot.timestep)))
     expert.start(robot.task_state(), robot.positions(), robot.time)
+    observe()
     while expert.phase is not Phase.DONE:
         robot.command_vector(expert.act(robot.time))
         robot.step(steps)
-    robot.step(round(settle_s / robot.timestep))
+        observe()
+    for _ in range(round(settle_s * control_hz)):
+        robot.step(steps)
+        observe()
     return robot.task_state().success
