@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from dreamgen_core.cli import wm_dream_cmd, wm_frames_cmd, wm_sim_clips_cmd
+from dreamgen_core.cli import wm_dream_cmd, wm_frames_cmd, wm_sim_clips_cmd, wm_train_cmd
 
 EPILOG = """\
 the loop, in commands:
@@ -26,5 +26,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="wm_command", required=True, metavar="WM_COMMAND")
     # sub-commands register here: wm_<name>_cmd.register(sub)
     wm_sim_clips_cmd.register(sub)
+    wm_train_cmd.register(sub)
     wm_frames_cmd.register(sub)
     wm_dream_cmd.register(sub)

@@ -62,6 +62,11 @@ class WorldModelBackend(ABC):
     def denoiser(self) -> torch.nn.Module:
         """The module that is trained (the diffusion transformer); LoRA adapters attach here."""
 
+    def jointly_trained(self) -> dict[str, torch.nn.Module]:
+        """Modules trained in full beside the denoiser in either mode, by name: a backend's own small text
+        encoder (pixel-wan). Pretrained pipelines keep their encoders frozen and return none."""
+        return {}
+
     # --- training --------------------------------------------------------------------------------
     @abstractmethod
     def encode(self, clip: Clip) -> dict[str, torch.Tensor]:

@@ -67,6 +67,25 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def weights_sha256(path: Path) -> str:
+    """sha256 of a weights file, or of a directory's files (each file's path and sha256, in order)."""
+    if path.is_file():
+        return file_sha256(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{file.relative_to(path).as_posix()}\0{file_sha256(file)}\n".encode())
+    return digest.hexdigest()
+
+
+def recipe_sha256(recipe: Recipe) -> str:
+    """A recipe's identity for resuming: every field but where it was read from, how many steps and how
+    often to checkpoint (neither changes what a step computes, so a run may be extended)."""
+    data = asdict(recipe)
+    del data["source"]
+    del data["train"]["steps"], data["train"]["checkpoint_every"]
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
 def fingerprint(directory: Path) -> str:
     """A cheap, stable identity of a model or clip directory: every file's path and size, the bytes of
     its small files (configs, captions) and the first and last MiB of its large ones (weights, videos).
