@@ -17,7 +17,9 @@ import pytest
 from test_dataset_writer import RAW_VIDEO, TASKS, build_dataset
 
 from dreamgen_core import ray_local
+from dreamgen_core.config import ConfigError
 from dreamgen_core.worldmodel.dream import FAILURES, DreamOptions, Outcome, dream
+from dreamgen_core.worldmodel.errors import WorldModelError
 from dreamgen_core.worldmodel.naming import MAX_INSTRUCTION_CHARS, dream_stem, instruction_of
 from dreamgen_core.worldmodel.prompts import PromptError, read_prompts
 from dreamgen_core.worldmodel.sidecar import DreamMeta, DreamRequest
@@ -287,3 +289,29 @@ def _sha256(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(data).hexdigest()
+
+
+def test_best_of_n_keeps_the_candidate_the_judge_ranks_highest(model_run: Path, prompt_file: Path, tmp_path: Path) -> None:
+    from dreamgen_core.sim.task import TASKS as SIM_TASKS
+
+    prompts = tmp_path / "prompts.jsonl"
+    instruction = SIM_TASKS[0].instruction
+    prompts.write_text(json.dumps({"image": str(prompt_file.parent / "images/a.png"), "instruction": instruction,
+                                   "seed": 10}) + "\n")
+    report = dream(prompts, model_run, tmp_path / "best", DreamOptions(best_of=3, judge="sim", retries=0, progress=False))
+    assert not report.failures, report.failures
+    stem = dream_stem(0, instruction)
+    meta = sidecar(tmp_path / "best" / f"{stem}.json")
+    assert (meta["best_of"], meta["judge"], len(meta["judge_scores"])) == (3, "sim", 3)
+    ranks = [(s["instruction_following"], s["physics_alignment"]) for s in meta["judge_scores"]]
+    assert meta["chosen_seed"] == 10 + ranks.index(max(ranks))
+    # the kept video is the one that seed dreams alone
+    prompts.write_text(json.dumps({"image": str(prompt_file.parent / "images/a.png"), "instruction": instruction,
+                                   "seed": meta["chosen_seed"]}) + "\n")
+    dream(prompts, model_run, tmp_path / "single", DreamOptions(retries=0, progress=False))
+    np.testing.assert_array_equal(decoded(tmp_path / "best" / f"{stem}.mp4")[0],
+                                  decoded(tmp_path / "single" / f"{stem}.mp4")[0])
+    with pytest.raises(WorldModelError, match="--best-of 2 needs a --judge to pick the best"):
+        dream(prompts, model_run, tmp_path / "x", DreamOptions(best_of=2))
+    with pytest.raises(ConfigError, match="--judge: judge: 'oracle': unknown dream judge; known: openai, sim, vlm"):
+        dream(prompts, model_run, tmp_path / "x", DreamOptions(best_of=2, judge="oracle"))

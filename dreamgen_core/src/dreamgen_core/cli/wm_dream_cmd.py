@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from dreamgen_core.worldmodel.bench import JUDGES
+from dreamgen_core.worldmodel.bench.judge import JudgeOptions
 from dreamgen_core.worldmodel.dream import FAILURES, DreamOptions, Outcome, dream
 
 EPILOG = """\
@@ -13,6 +15,7 @@ examples:
   dreamgen wm dream frames/prompts.jsonl --model runs/sim --out dreams            serial, in this process
   dreamgen wm dream prompts.csv --model runs/sim --out dreams --workers 2         2 CPU actors, local Ray
   dreamgen wm dream prompts.jsonl --model runs/wan --out /shared/dreams --ray-address auto   one actor per GPU
+  dreamgen wm dream prompts.jsonl --model runs/sim --out dreams --best-of 4 --judge sim      keep the best of 4 seeds
 re-running the same command skips finished dreams and redoes failed, edited or half-written ones.
 
 PROMPTS: JSONL (one object a line) or CSV (header row) with image (relative to the prompt file), instruction,
@@ -37,12 +40,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="join this Ray cluster ('auto', 'ray://head:10001') instead of a private local instance")
     p.add_argument("--retries", type=int, default=2, help="attempts after the first for a failed item (default 2)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda where a GPU is visible, else cpu")
+    p.add_argument("--best-of", type=int, default=1, metavar="N",
+                   help="generate seeds seed..seed+N-1 per row and keep the one --judge ranks highest (default 1)")
+    p.add_argument("--judge", choices=JUDGES.names(), help="DreamGen Bench judge for --best-of (scores go in the sidecar)")
+    p.add_argument("--judge-model", metavar="PATH|NAME", help="vlm: local model directory; openai: the model name")
+    p.add_argument("--judge-base-url", metavar="URL", help="openai: the endpoint, e.g. http://127.0.0.1:8000/v1")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     options = DreamOptions(workers=args.workers, ray_address=args.ray_address, retries=args.retries,
-                           device=args.device, base=args.base)
+                           device=args.device, base=args.base, best_of=args.best_of, judge=args.judge,
+                           judge_options=JudgeOptions(model=args.judge_model, base_url=args.judge_base_url))
     report = dream(args.prompts, args.model, args.out, options)
     where = f"{report.actors} Ray actors" if report.actors else "this process"
     print(f"{args.out}: {report.count(Outcome.DREAMED)} dreamed ({where}), {report.count(Outcome.SKIPPED)} already "

@@ -12,6 +12,10 @@ model) must be present on every node. An item's mp4 is written under a temporary
 its sidecar last: a re-run counts an item as finished only when the sidecar matches the item and
 the mp4's sha256 matches the sidecar, so a partial or damaged file is dreamed again. A failed item
 is retried up to `retries` times, then reported in failures.json (and by a non-zero exit).
+
+Best-of-N: with `best_of` N and a judge (`worldmodel.bench.JUDGES`), an item generates seeds seed,
+seed + 1, ..., seed + N - 1 and keeps the video the judge ranks highest (instruction following, then
+physics alignment; the lowest seed among equals); the sidecar records every candidate's scores.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,8 @@ from dreamgen_core.atomic import write_bytes_atomic
 from dreamgen_core.dataset.clips import framing
 from dreamgen_core.dataset.layout import write_json
 from dreamgen_core.video import VideoWriter
+from dreamgen_core.worldmodel.bench import JUDGES
+from dreamgen_core.worldmodel.bench.judge import Criterion, DreamJudge, JudgeOptions, Video
 from dreamgen_core.worldmodel.errors import WorldModelError
 from dreamgen_core.worldmodel.naming import INDEX_DIGITS, dream_stem
 from dreamgen_core.worldmodel.prompts import Prompt, read_prompts
@@ -60,6 +66,9 @@ class DreamOptions:
     retries: int = 2
     device: str | None = None         # None: cuda when this process sees a GPU, else cpu (serial path)
     base: Path | None = None          # where a real base model lives now, if it moved since training
+    best_of: int = 1
+    judge: str | None = None          # a name in worldmodel.bench.JUDGES; required when best_of > 1
+    judge_options: JudgeOptions | None = None  # a model judge's model/endpoint; the device is the dreamer's
     progress: bool = True
 
 
@@ -93,9 +102,13 @@ class Rendered:
 class Dreamer:
     """Loads a run once and renders dream requests; the same object serially and as a Ray actor."""
 
-    def __init__(self, run: Path, device: str, base: Path | None = None) -> None:
+    def __init__(self, run: Path, device: str, base: Path | None = None, judge: str | None = None,
+                 judge_options: JudgeOptions | None = None) -> None:
         self.run, self.device = Path(run), device
         self.loaded = load_run(self.run, device, base)
+        self.judge: DreamJudge | None = None
+        if judge is not None:
+            self.judge = JUDGES.load(judge, "--judge")(replace(judge_options or JudgeOptions(), device=device))
 
     def render(self, request: DreamRequest, image_bytes: bytes) -> Rendered:
         """One dream: decode the first frame, generate, encode; nothing is written to DREAMS here."""
@@ -103,26 +116,42 @@ class Dreamer:
         image = _decode_image(image_bytes, request.initial_frame)
         image = framing(image.shape[:2], (video.height, video.width), 0.5).apply(image)  # as clips are framed
         started = time.monotonic()
-        frames = self.loaded.backend.generate(image, request.prompt, seed=request.seed, steps=request.steps,
+        best: tuple[tuple[float, float], int, np.ndarray] | None = None  # (rank, seed, frames); one video in memory
+        scores: list[dict[str, float]] = []
+        for seed in range(request.seed, request.seed + request.best_of):
+            frames = self._generate(image, request, seed)
+            rank = (0.0, 0.0)
+            if self.judge is not None:
+                judged = self.judge.judge(Video(frames, video.fps), request.instruction).scores
+                scores.append({criterion.value: score for criterion, score in judged.items()})
+                rank = (judged.get(Criterion.INSTRUCTION_FOLLOWING, 0.0), judged.get(Criterion.PHYSICS_ALIGNMENT, 0.0))
+            if best is None or rank > best[0]:
+                best = (rank, seed, frames)
+        assert best is not None  # best_of >= 1
+        _, chosen_seed, frames = best
+        mp4 = _encode(frames, video.fps)
+        meta = DreamMeta(**asdict(request), video=f"{request.stem}.mp4", video_sha256=hashlib.sha256(mp4).hexdigest(),
+                         fps=video.fps, num_frames=len(frames), height=video.height, width=video.width,
+                         chosen_seed=chosen_seed, judge_scores=tuple(scores), model_run=str(self.run.absolute()),
+                         device=self.device, seconds=round(time.monotonic() - started, 3),
+                         dreamgen_version=dreamgen_core.__version__)
+        return Rendered(mp4, meta)
+
+    def _generate(self, image: np.ndarray, request: DreamRequest, seed: int) -> np.ndarray:
+        video = self.loaded.recipe.video
+        frames = self.loaded.backend.generate(image, request.prompt, seed=seed, steps=request.steps,
                                               guidance=request.guidance, negative_prompt=request.negative_prompt)
         expected = (video.height, video.width, 3)
         if frames.ndim != 4 or frames.shape[1:] != expected or frames.dtype != np.uint8:
             raise WorldModelError(f"{self.loaded.recipe.backend}: generated {frames.dtype} {list(frames.shape)}, "
                                   f"expected uint8 [T, {', '.join(map(str, expected))}]")
-        mp4 = _encode(frames, video.fps)
-        meta = DreamMeta(**asdict(request), video=f"{request.stem}.mp4", video_sha256=hashlib.sha256(mp4).hexdigest(),
-                         fps=video.fps, num_frames=len(frames), height=video.height, width=video.width,
-                         chosen_seed=request.seed, model_run=str(self.run.absolute()), device=self.device,
-                         seconds=round(time.monotonic() - started, 3), dreamgen_version=dreamgen_core.__version__)
-        return Rendered(mp4, meta)
+        return frames
 
 
 def dream(prompts_file: Path, run: Path, out: Path, options: DreamOptions = DreamOptions()) -> DreamReport:
     """Dream every row of `prompts_file` with the model of `run` into `out`; see the module doc."""
-    if options.workers < 1 or options.retries < 0:
-        raise WorldModelError(f"--workers {options.workers} must be at least 1 and --retries {options.retries} "
-                              "at least 0")
-    requests = plan(read_prompts(prompts_file), run)
+    _check(options)
+    requests = plan(read_prompts(prompts_file), run, options.best_of, options.judge)
     out.mkdir(parents=True, exist_ok=True)
     report = DreamReport(out)
     todo = []
@@ -151,14 +180,26 @@ def dream(prompts_file: Path, run: Path, out: Path, options: DreamOptions = Drea
     return report
 
 
-def plan(prompts: list[Prompt], run: Path) -> list[DreamRequest]:
+def _check(options: DreamOptions) -> None:
+    if options.workers < 1 or options.retries < 0 or options.best_of < 1:
+        raise WorldModelError(f"--workers {options.workers} and --best-of {options.best_of} must be at least 1, "
+                              f"--retries {options.retries} at least 0")
+    if options.judge is not None:
+        JUDGES.check(options.judge, "--judge", "judge")
+    elif options.best_of > 1:
+        raise WorldModelError(f"--best-of {options.best_of} needs a --judge to pick the best "
+                              f"(one of {', '.join(JUDGES.names())})")
+
+
+def plan(prompts: list[Prompt], run: Path, best_of: int = 1, judge: str | None = None) -> list[DreamRequest]:
     """Each prompt row resolved against the run's recipe (sampler defaults, caption prefix) and model identity."""
     meta = RunMeta.read(run)
     if not meta.finished:
         raise WorldModelError(f"{run} has not finished training ({meta.steps_done}/{meta.steps_total} steps); "
                               "resume it with the same `dreamgen wm train` command")
     recipe = load_recipe(run / RECIPE_COPY)
-    return [_request(index, prompt, meta, recipe) for index, prompt in enumerate(prompts)]
+    return [replace(_request(index, prompt, meta, recipe), best_of=best_of, judge=judge)
+            for index, prompt in enumerate(prompts)]
 
 
 def _request(index: int, prompt: Prompt, meta: RunMeta, recipe: Recipe) -> DreamRequest:
@@ -199,7 +240,7 @@ def store(out: Path, rendered: Rendered) -> None:
 
 def _serial(todo: list[DreamRequest], run: Path, options: DreamOptions,
             settle: Callable[[DreamRequest, Rendered | Failure], None]) -> None:
-    dreamer = Dreamer(run, options.device or _local_device(), options.base)
+    dreamer = Dreamer(run, options.device or _local_device(), options.base, options.judge, options.judge_options)
     for request in todo:
         errors: list[str] = []
         while len(errors) <= options.retries:
@@ -223,7 +264,8 @@ def _fan_out(todo: list[DreamRequest], run: Path, options: DreamOptions,
             cpus = max(1, int(ray.available_resources().get("CPU", 1)))
             count, resources, device = min(options.workers, cpus, len(todo)), {"num_cpus": 1}, "cpu"
         actor_class = ray.remote(max_restarts=ACTOR_RESTARTS, **resources)(Dreamer)
-        idle = [actor_class.remote(run.absolute(), options.device or device, options.base) for _ in range(count)]
+        idle = [actor_class.remote(run.absolute(), options.device or device, options.base, options.judge,
+                                   options.judge_options) for _ in range(count)]
         queue: deque[tuple[DreamRequest, list[str]]] = deque((request, []) for request in todo)
         running: dict[Any, tuple[Any, DreamRequest, list[str]]] = {}
         while queue or running:

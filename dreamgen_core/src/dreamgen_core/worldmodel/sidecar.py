@@ -48,7 +48,7 @@ class DreamMeta(DreamRequest):
     height: int = 0
     width: int = 0
     chosen_seed: int = 0                # the seed of the kept video (best-of-N tries seed, seed + 1, ...)
-    judge_scores: tuple[float, ...] = ()  # one per candidate, in seed order; empty without a judge
+    judge_scores: tuple[dict[str, float], ...] = ()  # per candidate in seed order, by criterion; () without a judge
     model_run: str = ""                 # the run directory the model was loaded from
     device: str = ""
     seconds: float = 0.0                # generating (and judging) this dream, model loading excluded
