@@ -27,7 +27,8 @@ from dreamgen_core.worldmodel.sidecar import DreamMeta, DreamRequest
 RECIPE = """\
 backend: pixel-wan
 video: {height: 16, width: 24, num_frames: 3, fps: 8.0}
-train: {steps: 1, checkpoint_every: 1, mixed_precision: "no", gradient_checkpointing: false}
+train: {mode: full, steps: 2, batch_size: 2, learning_rate: 0.05, checkpoint_every: 2, mixed_precision: "no",
+        gradient_checkpointing: false}
 sample: {steps: 2, guidance: 1.0}
 tiny: {patch_size: [1, 8, 8], num_attention_heads: 2, attention_head_dim: 12, ffn_dim: 32, num_layers: 1,
        text_dim: 16, freq_dim: 16, vocab_size: 64, max_tokens: 8}
@@ -54,30 +55,18 @@ def ray_instance():
 
 @pytest.fixture(scope="module")
 def model_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished run of a tiny random-weight pixel-wan model (its output layer is not zero, so dreams
-    depend on the noise of their seed rather than copying the first frame)."""
-    import torch
-
-    from dreamgen_core.worldmodel.recipe import BACKENDS, load_recipe
-    from dreamgen_core.worldmodel.run import FULL_DIR, RECIPE_COPY, TINY_BASE, RunMeta, file_sha256, fingerprint
+    """A tiny pixel-wan trained for 2 steps by `wm train` on clips exported from a 3-episode dataset, at
+    a learning rate that moves its output layer off zero (so dreams depend on their seed's noise
+    instead of copying the first frame)."""
+    from dreamgen_core.dataset import ClipConfig, export_clips
+    from dreamgen_core.worldmodel.train import train
 
     root = tmp_path_factory.mktemp("wm")
-    run = root / "run"
-    run.mkdir()
-    (run / RECIPE_COPY).write_text(RECIPE)
-    recipe = load_recipe(run / RECIPE_COPY)
-    backend = BACKENDS.load(recipe.backend)(recipe, "cpu")
-    backend.build(None)
-    backend.save_base(run / TINY_BASE)
-    torch.manual_seed(1)
-    torch.nn.init.normal_(backend.denoiser().proj_out.weight, std=0.2)
-    backend.save_full(run / FULL_DIR)
-    weights = next((run / FULL_DIR).glob("*.safetensors"))
-    RunMeta(backend=recipe.backend, recipe="tiny", recipe_sha256=file_sha256(run / RECIPE_COPY), base=None,
-            base_fingerprint=fingerprint(run / TINY_BASE), clips="", clips_fingerprint="", mode="full",
-            steps_total=1, steps_done=1, finished=True, weights_sha256=file_sha256(weights),
-            dreamgen_version="test").write(run)
-    return run
+    clips = root / "clips"
+    export_clips(build_dataset(root / "dataset"), clips, ClipConfig(size_hw=(16, 24), min_frames=16))
+    (root / "tiny.yaml").write_text(RECIPE)
+    train(clips, root / "tiny.yaml", root / "run", device="cpu")
+    return root / "run"
 
 
 def write_png(path: Path, seed: int) -> Path:
@@ -213,6 +202,7 @@ def test_ray_actors_write_what_the_serial_path_writes(ray_instance, model_run: P
     for k, (stem, row) in enumerate(zip(stems[:-1], prompts)):
         frames, times = decoded(tmp_path / "serial" / f"{stem}.mp4")
         assert frames.shape == (3, 16, 24, 3) and times == [0.0, 0.125, 0.25]
+        assert np.abs(frames[2].astype(int) - frames[0]).mean() > 5  # the model moved pixels: no copy of frame 0
         np.testing.assert_array_equal(decoded(tmp_path / "ray" / f"{stem}.mp4")[0], frames)
         meta = sidecar(tmp_path / "serial" / f"{stem}.json")
         other = sidecar(tmp_path / "ray" / f"{stem}.json")

@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from dreamgen_core.worldmodel.bench import JUDGES
-from dreamgen_core.worldmodel.bench.judge import JudgeOptions
 from dreamgen_core.worldmodel.dream import FAILURES, DreamOptions, Outcome, dream
 
 EPILOG = """\
@@ -42,13 +40,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda where a GPU is visible, else cpu")
     p.add_argument("--best-of", type=int, default=1, metavar="N",
                    help="generate seeds seed..seed+N-1 per row and keep the one --judge ranks highest (default 1)")
-    p.add_argument("--judge", choices=JUDGES.names(), help="DreamGen Bench judge for --best-of (scores go in the sidecar)")
+    p.add_argument("--judge", metavar="NAME", help="DreamGen Bench judge (sim, vlm, openai) for --best-of; its scores go "
+                   "in the sidecar")
     p.add_argument("--judge-model", metavar="PATH|NAME", help="vlm: local model directory; openai: the model name")
     p.add_argument("--judge-base-url", metavar="URL", help="openai: the endpoint, e.g. http://127.0.0.1:8000/v1")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from dreamgen_core.worldmodel.bench.judge import JudgeOptions
+
     options = DreamOptions(workers=args.workers, ray_address=args.ray_address, retries=args.retries,
                            device=args.device, base=args.base, best_of=args.best_of, judge=args.judge,
                            judge_options=JudgeOptions(model=args.judge_model, base_url=args.judge_base_url))

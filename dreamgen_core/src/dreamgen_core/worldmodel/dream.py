@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -40,14 +40,15 @@ from dreamgen_core.atomic import write_bytes_atomic
 from dreamgen_core.dataset.clips import framing
 from dreamgen_core.dataset.layout import write_json
 from dreamgen_core.video import VideoWriter
-from dreamgen_core.worldmodel.bench import JUDGES
-from dreamgen_core.worldmodel.bench.judge import Criterion, DreamJudge, JudgeOptions, Video
 from dreamgen_core.worldmodel.errors import WorldModelError
 from dreamgen_core.worldmodel.naming import INDEX_DIGITS, dream_stem
 from dreamgen_core.worldmodel.prompts import Prompt, read_prompts
 from dreamgen_core.worldmodel.recipe import Recipe, load_recipe
 from dreamgen_core.worldmodel.run import RECIPE_COPY, RunMeta, file_sha256, load_run
 from dreamgen_core.worldmodel.sidecar import DreamMeta, DreamRequest
+
+if TYPE_CHECKING:  # judges load only when --judge names one
+    from dreamgen_core.worldmodel.bench.judge import DreamJudge, JudgeOptions
 
 FAILURES = "failures.json"
 ACTOR_RESTARTS = 1  # an actor that dies (out of memory, a crashed node) is restarted once; its item is retried
@@ -108,10 +109,15 @@ class Dreamer:
         self.loaded = load_run(self.run, device, base)
         self.judge: DreamJudge | None = None
         if judge is not None:
+            from dreamgen_core.worldmodel.bench import JUDGES
+            from dreamgen_core.worldmodel.bench.judge import JudgeOptions
+
             self.judge = JUDGES.load(judge, "--judge")(replace(judge_options or JudgeOptions(), device=device))
 
     def render(self, request: DreamRequest, image_bytes: bytes) -> Rendered:
         """One dream: decode the first frame, generate, encode; nothing is written to DREAMS here."""
+        from dreamgen_core.worldmodel.bench.judge import Criterion, Video
+
         video = self.loaded.recipe.video
         image = _decode_image(image_bytes, request.initial_frame)
         image = framing(image.shape[:2], (video.height, video.width), 0.5).apply(image)  # as clips are framed
@@ -184,6 +190,8 @@ def _check(options: DreamOptions) -> None:
     if options.workers < 1 or options.retries < 0 or options.best_of < 1:
         raise WorldModelError(f"--workers {options.workers} and --best-of {options.best_of} must be at least 1, "
                               f"--retries {options.retries} at least 0")
+    from dreamgen_core.worldmodel.bench import JUDGES
+
     if options.judge is not None:
         JUDGES.check(options.judge, "--judge", "judge")
     elif options.best_of > 1:
