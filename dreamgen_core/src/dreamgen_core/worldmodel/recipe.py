@@ -89,7 +89,8 @@ def recipe_names() -> list[str]:
 def load_recipe(name_or_path: str | Path) -> Recipe:
     """A shipped recipe by name, or a YAML file by path; validated, with the file named in every error."""
     path = Path(name_or_path)
-    if not path.suffix:
+    # A name has no folder and no YAML suffix; names may hold dots ("wan2.1-i2v").
+    if len(path.parts) == 1 and path.suffix not in (".yaml", ".yml"):
         path = RECIPES_DIR / f"{name_or_path}.yaml"
         if not path.is_file():
             raise ConfigError("--recipe", "recipe", str(name_or_path),
