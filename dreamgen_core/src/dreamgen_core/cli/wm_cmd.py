@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from dreamgen_core.cli import wm_dream_cmd, wm_frames_cmd, wm_sim_clips_cmd, wm_train_cmd
+from dreamgen_core.cli import wm_bench_cmd, wm_dream_cmd, wm_eval_cmd, wm_frames_cmd, wm_sim_clips_cmd, wm_train_cmd
 
 EPILOG = """\
 the loop, in commands:
@@ -26,6 +26,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="wm_command", required=True, metavar="WM_COMMAND")
     # sub-commands register here: wm_<name>_cmd.register(sub)
     wm_sim_clips_cmd.register(sub)
+    wm_bench_cmd.register(sub)
+    wm_eval_cmd.register(sub)
     wm_train_cmd.register(sub)
     wm_frames_cmd.register(sub)
     wm_dream_cmd.register(sub)
