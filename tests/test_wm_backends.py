@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import diffusers
@@ -45,6 +46,15 @@ def tiny_recipe(name: str, path: Path, **train: object) -> Path:
     data["sample"] = {"steps": 2, "guidance": 2.0}
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny models spend their time in thread hand-offs: one thread is several times faster on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
