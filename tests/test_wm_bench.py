@@ -39,7 +39,7 @@ from dreamgen_core.worldmodel.quality import METHODS, PSNR_CAP, at_times, evalua
 from dreamgen_core.worldmodel.sim_clips import SimClipConfig, clip_name, make_sim_clips
 
 CHOSEN = (TASKS[0], TASKS[3])  # red cube to green target, blue cube to yellow target
-SEEDS = (2, 3)
+SEEDS = (2,)
 FPS = 16.0
 DREAM_FPS = 16 / 13   # the CPU recipe: 9 frames 0.8 s apart
 
@@ -178,6 +178,65 @@ def test_vlm_judge_needs_a_local_model_directory(tmp_path: Path) -> None:
         VlmJudge(JudgeOptions())
     with pytest.raises(FileNotFoundError, match="no config.json"):
         VlmJudge(JudgeOptions(model=str(tmp_path)))
+
+
+def save_tiny_vlm(out: Path) -> None:
+    """A random-weight LLaVA (CLIP vision tower, Llama text model) with a byte-level tokenizer and a chat
+    template, saved as a local model directory. Qwen2.5-VL's processor needs torchvision (its video
+    processor), which cannot be installed beside torch CPU here; the judge's path is the same for both."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import (
+        CLIPImageProcessorPil,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        PreTrainedTokenizerFast,
+    )
+
+    specials = ["<pad>", "<s>", "</s>", "<image>"]
+    vocab = {t: i for i, t in enumerate(specials + sorted(pre_tokenizers.ByteLevel.alphabet()))}
+    bpe = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
+                                        additional_special_tokens=["<image>"])
+    template = ("{% for m in messages %}{{ m['role'] }}: {% for c in m['content'] %}"
+                "{% if c['type'] == 'image' %}<image>{% else %}{{ c['text'] }}{% endif %}{% endfor %}\n{% endfor %}"
+                "{% if add_generation_prompt %}assistant: {% endif %}")
+    processor = LlavaProcessor(image_processor=CLIPImageProcessorPil(size={"shortest_edge": 28},
+                                                                      crop_size={"height": 28, "width": 28}),
+                               tokenizer=tokenizer, patch_size=14, chat_template=template,
+                               vision_feature_select_strategy="default", num_additional_image_tokens=1)
+    config = LlavaConfig(
+        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                                       image_size=28, patch_size=14, projection_dim=32),
+        text_config=LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=256,
+                                pad_token_id=0, bos_token_id=1, eos_token_id=2),
+        image_token_id=vocab["<image>"], vision_feature_layer=-1, vision_feature_select_strategy="default")
+    torch.manual_seed(0)
+    LlavaForConditionalGeneration(config).save_pretrained(out, safe_serialization=True)
+    processor.save_pretrained(out)
+
+
+def test_vlm_judge_runs_a_local_model(tmp_path: Path) -> None:
+    """A tiny random model answers gibberish: the judge scores it 0 and says so, per question (the two
+    questions get different answers); decoding is greedy (the same video gives the same answers). Whether
+    the frames sway this tiny model's answer is not checked: at width 32 they barely do."""
+    save_tiny_vlm(tmp_path / "vlm")
+    judge = VlmJudge(JudgeOptions(model=str(tmp_path / "vlm"), num_frames=3))
+    rng = np.random.default_rng(0)
+    video = Video(rng.integers(0, 255, (6, 40, 56, 3), dtype=np.uint8), FPS)
+    first = judge.judge(video, "Use the right hand to push the red cube.")
+    assert first.scores == {Criterion.INSTRUCTION_FOLLOWING: 0.0, Criterion.PHYSICS_ALIGNMENT: 0.0}
+    following, physics = first.notes.split("; ")
+    assert following.startswith("instruction_following: unreadable answer")
+    assert physics.startswith("physics_alignment: unreadable answer")
+    assert following.split(":", 1)[1] != physics.split(":", 1)[1]
+    assert judge.judge(video, "Use the right hand to push the red cube.") == first
 
 
 class Endpoint(BaseHTTPRequestHandler):
