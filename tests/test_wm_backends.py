@@ -27,7 +27,7 @@ from dreamgen_core.worldmodel.backends.cosmos import NoGuardrail
 from dreamgen_core.worldmodel.backends.diffusers_base import DiffusersBackend, to_uint8
 from dreamgen_core.worldmodel.errors import WorldModelError
 from dreamgen_core.worldmodel.recipe import BACKENDS, RECIPES_DIR, load_recipe
-from dreamgen_core.worldmodel.run import LORA_FILE, TINY_BASE
+from dreamgen_core.worldmodel.run import FULL_DIR, LORA_FILE, TINY_BASE, load_run
 from dreamgen_core.worldmodel.train import CHECKPOINTS, PARAMS_FILE, train
 
 DIFFUSERS_BACKENDS = ["wan2.1-i2v", "wan2.2-ti2v", "cosmos-predict2.5", "cosmos-predict2", "cogvideox-i2v"]
@@ -147,6 +147,9 @@ def test_two_lora_steps_reload_in_a_fresh_stock_pipeline(name: str, clips: Path,
     trained = trained_backend(name, recipe, run)
     expected = trained.generate(first_frame(), PROMPT, seed=7, steps=2, guidance=2.0)
 
+    dreamer = load_run(run).backend  # what `wm dream` loads: the base plus the LoRA file, our loader
+    assert np.abs(dreamer.generate(first_frame(), PROMPT, seed=7, steps=2, guidance=2.0).astype(int) - expected).max() <= 1
+
     pipe = stock_pipeline(name, run / TINY_BASE)
     stock_load(name, pipe, lora)
     loaded = get_peft_model_state_dict(pipe.transformer, adapter_name="trained")
@@ -165,6 +168,20 @@ def test_two_lora_steps_reload_in_a_fresh_stock_pipeline(name: str, clips: Path,
     pipe.transformer.disable_adapters()
     without = run_stock(trained, pipe, "latent")
     assert np.abs(without - with_lora).mean() > 0.02 * np.abs(with_lora).mean(), "the trained LoRA changes the video"
+
+
+def test_full_fine_tuning_writes_a_stock_transformer_that_loads_back(clips: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    train(clips, tiny_recipe("cosmos-predict2", tmp_path / "full.yaml", mode="full", learning_rate=1e-3), run)
+    stock = diffusers.CosmosTransformer3DModel.from_pretrained(str(run / FULL_DIR)).state_dict()
+    base = load_file(run / TINY_BASE / "transformer" / "diffusion_pytorch_model.safetensors")
+    loaded = load_run(run)
+    weights = loaded.backend.denoiser().state_dict()
+    assert stock.keys() == weights.keys() == base.keys()
+    assert all(torch.equal(weights[k], v) for k, v in stock.items())
+    assert sum(not torch.equal(base[k], weights[k]) for k in base) > len(base) // 2, "training moved the weights"
+    video = loaded.backend.generate(first_frame(), PROMPT, seed=3, steps=2, guidance=1.0)
+    assert video.shape == (FRAMES, SIZE, SIZE, 3) and video.dtype == np.uint8
 
 
 def test_tiny_build_is_seeded_and_its_fingerprint_follows_the_weights(tmp_path: Path) -> None:
@@ -217,3 +234,9 @@ def test_unknown_backend_and_bad_tiny_config_are_named(tmp_path: Path) -> None:
     backend = BACKENDS.load("cogvideox-i2v")(load_recipe(tmp_path / "cog.yaml"))
     with pytest.raises(ConfigError, match=r"cog.yaml: tiny.transformer: .*num_heads"):
         backend.build(None)
+
+    data = read_yaml(tiny_recipe("wan2.2-ti2v", tmp_path / "wan.yaml"))
+    data["video"]["num_frames"] = 8  # the Wan VAE takes 4k + 1 frames
+    (tmp_path / "wan.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"wan.yaml: video.num_frames: 8: must be 4k \+ 1"):
+        BACKENDS.load("wan2.2-ti2v")(load_recipe(tmp_path / "wan.yaml")).build(None)

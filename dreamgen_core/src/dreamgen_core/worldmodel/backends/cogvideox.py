@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from dreamgen_core.config import ConfigError
 from dreamgen_core.worldmodel.backend import Clip, Objective
 from dreamgen_core.worldmodel.backends.byte_tokenizer import TokenizerStyle, byte_tokenizer
 from dreamgen_core.worldmodel.backends.diffusers_base import DiffusersBackend, unbatched
@@ -57,6 +58,16 @@ class CogVideoXI2V(DiffusersBackend):
         scheduler = self.construct(CogVideoXDDIMScheduler, "scheduler")
         return CogVideoXImageToVideoPipeline(tokenizer=tokenizer, text_encoder=T5EncoderModel(config), vae=vae,
                                              transformer=transformer, scheduler=scheduler)
+
+    def check_geometry(self) -> None:
+        super().check_geometry()
+        config, v = self.pipe.transformer.config, self.recipe.video
+        spatial = self.pipe.vae_scale_factor_spatial
+        if config.use_learned_positional_embeddings and (v.height // spatial, v.width // spatial) != (
+                config.sample_height, config.sample_width):
+            raise ConfigError(self.recipe.source, "video", f"{v.height}x{v.width}",
+                              "this CogVideoX has learned positional embeddings for "
+                              f"{config.sample_height * spatial}x{config.sample_width * spatial} only")
 
     def _text_tokens(self) -> int:
         return int(self.pipe.transformer.config.max_text_seq_length)

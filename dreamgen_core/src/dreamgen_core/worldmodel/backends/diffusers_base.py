@@ -61,6 +61,22 @@ class DiffusersBackend(WorldModelBackend):
                     module.requires_grad_(False)
         self._pipe = pipe.to(self.device)
         pipe.set_progress_bar_config(disable=True)
+        self.check_geometry()
+
+    def check_geometry(self) -> None:
+        """The recipe's video must fit the VAE's compression and the transformer's patches; checked at
+        build so a wrong size fails before any encoding, naming the recipe key."""
+        v, pipe, src = self.recipe.video, self.pipe, self.recipe.source
+        patch = pipe.transformer.config.patch_size
+        patch_h = patch[1] if isinstance(patch, (list, tuple)) else patch
+        spatial, temporal = pipe.vae_scale_factor_spatial, pipe.vae_scale_factor_temporal
+        for key, value in (("video.height", v.height), ("video.width", v.width)):
+            if value % (spatial * patch_h):
+                raise ConfigError(src, key, value, f"must be a multiple of {spatial * patch_h} "
+                                  f"(the VAE's {spatial}x times the {patch_h}-pixel patch)")
+        if (v.num_frames - 1) % temporal:
+            raise ConfigError(src, "video.num_frames", v.num_frames,
+                              f"must be {temporal}k + 1 (the VAE compresses time {temporal}x after the first frame)")
 
     def save_base(self, out: Path) -> None:
         if getattr(self.denoiser(), "peft_config", None):
