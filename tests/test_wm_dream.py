@@ -17,6 +17,7 @@ import pytest
 from test_dataset_writer import RAW_VIDEO, TASKS, build_dataset
 
 from dreamgen_core import ray_local
+from dreamgen_core.atomic import AtomicDirError, exclusive
 from dreamgen_core.config import ConfigError
 from dreamgen_core.worldmodel.dream import FAILURES, DreamOptions, Outcome, dream
 from dreamgen_core.worldmodel.errors import WorldModelError
@@ -248,6 +249,9 @@ def test_rerun_skips_finished_items_and_redoes_damaged_ones(model_run: Path, pro
     rows[3] = {**rows[3], "instruction": "Push the blue cube"}          # a renamed row: its old files go
     rows[4] = {**rows[4], "image": "images/a.png"}                      # the broken row, fixed
     prompts.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (out / f".{stems[0]}.mp4.x1y2.tmp").write_bytes(b"partial")        # write_bytes_atomic's temp of a killed run
+    with exclusive(out), pytest.raises(AtomicDirError, match=f"{out}: another process is building it: pid "):
+        dream(prompts, model_run, out, DreamOptions(retries=0, progress=False))  # one job at a time
     report = dream(prompts, model_run, out, DreamOptions(retries=0, progress=False))
     new_stems = [*stems[:3], dream_stem(3, "Push the blue cube"), dream_stem(4, "broken frame")]
     assert report.outcomes == {stem: Outcome.DREAMED for stem in new_stems}

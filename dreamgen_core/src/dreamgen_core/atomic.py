@@ -34,7 +34,8 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 # A validator returns every problem it finds in a finished build (empty: the build may be swapped in).
@@ -151,6 +152,19 @@ class AtomicDir:
         else:
             os.rename(self.build, self.target)
             _fsync_dir(self.target.parent)
+
+
+@contextmanager
+def exclusive(target: Path) -> Iterator[None]:
+    """Hold the lock AtomicDir would hold on `target`, for a job that updates `target` in place (dreams,
+    labels): a second job fails at once with an error naming the holder."""
+    lock_path = target.parent / f".{target.name}.lock"
+    fd = _acquire(lock_path, target)
+    try:
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)  # while still holding it, as AtomicDir.abort does
+        os.close(fd)
 
 
 def _holder() -> str:

@@ -10,7 +10,8 @@ cluster has GPUs, else `workers` CPU actors. Each actor loads the run once. Only
 reads prompt images and writes DREAMS, so on a cluster only the run directory (and a real base
 model) must be present on every node. An item's mp4 is written under a temporary name and renamed,
 its sidecar last: a re-run counts an item as finished only when the sidecar matches the item and
-the mp4's sha256 matches the sidecar, so a partial or damaged file is dreamed again. A failed item
+the mp4's sha256 matches the sidecar, so a partial or damaged file is dreamed again. One job at a
+time writes DREAMS (the lock AtomicDir uses, `.DREAMS.lock` beside it). A failed item
 is retried up to `retries` times, then reported in failures.json (and by a non-zero exit).
 
 Best-of-N: with `best_of` N and a judge (`worldmodel.bench.JUDGES`), an item generates seeds seed,
@@ -36,7 +37,7 @@ from tqdm import tqdm
 
 import dreamgen_core
 from dreamgen_core import ray_local
-from dreamgen_core.atomic import write_bytes_atomic
+from dreamgen_core.atomic import exclusive, write_bytes_atomic
 from dreamgen_core.dataset.clips import framing
 from dreamgen_core.dataset.layout import write_json
 from dreamgen_core.video import VideoWriter
@@ -159,6 +160,14 @@ def dream(prompts_file: Path, run: Path, out: Path, options: DreamOptions = Drea
     _check(options)
     requests = plan(read_prompts(prompts_file), run, options.best_of, options.judge)
     out.mkdir(parents=True, exist_ok=True)
+    with exclusive(out):
+        _remove_partial_files(out)
+        report = _dream(requests, run, out, options)
+        _write_failures(out, report.failures)
+    return report
+
+
+def _dream(requests: list[DreamRequest], run: Path, out: Path, options: DreamOptions) -> DreamReport:
     report = DreamReport(out)
     todo = []
     for request in requests:
@@ -182,7 +191,6 @@ def dream(prompts_file: Path, run: Path, out: Path, options: DreamOptions = Drea
         elif todo:
             _serial(todo, run, options, settle)
     report.failures.sort(key=lambda f: f.index)
-    _write_failures(out, report.failures)
     return report
 
 
@@ -244,6 +252,13 @@ def store(out: Path, rendered: Rendered) -> None:
     for stale in out.glob(f"{meta.index:0{INDEX_DIGITS}d}_*"):  # the row's instruction was edited since
         if stale.suffix in {".mp4", ".json"} and stale.stem != meta.stem:
             stale.unlink()
+
+
+def _remove_partial_files(out: Path) -> None:
+    """Temporary files a killed run left (write_bytes_atomic's `.<name>.<random>.tmp`); we hold the lock."""
+    for partial in out.glob(".*.tmp"):
+        if partial.name[1:].split(".", 1)[0].split("_", 1)[0].isdigit():  # a dream's: .<idx>_<...>.mp4.<random>.tmp
+            partial.unlink()
 
 
 def _serial(todo: list[DreamRequest], run: Path, options: DreamOptions,
