@@ -19,8 +19,10 @@ from test_dataset_writer import RAW_VIDEO, TASKS, build_dataset
 from dreamgen_core import ray_local
 from dreamgen_core.atomic import AtomicDirError, exclusive
 from dreamgen_core.config import ConfigError
+from dreamgen_core.dataset import ClipConfig, DatasetError
 from dreamgen_core.worldmodel.dream import FAILURES, DreamOptions, Outcome, dream
 from dreamgen_core.worldmodel.errors import WorldModelError
+from dreamgen_core.worldmodel.frames import extract_frames
 from dreamgen_core.worldmodel.naming import MAX_INSTRUCTION_CHARS, dream_stem, instruction_of
 from dreamgen_core.worldmodel.prompts import PromptError, read_prompts
 from dreamgen_core.worldmodel.sidecar import DreamMeta, DreamRequest
@@ -59,7 +61,7 @@ def model_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny pixel-wan trained for 2 steps by `wm train` on clips exported from a 3-episode dataset, at
     a learning rate that moves its output layer off zero (so dreams depend on their seed's noise
     instead of copying the first frame)."""
-    from dreamgen_core.dataset import ClipConfig, export_clips
+    from dreamgen_core.dataset import export_clips
     from dreamgen_core.worldmodel.train import train
 
     root = tmp_path_factory.mktemp("wm")
@@ -174,10 +176,14 @@ def test_frames_are_first_raw_frames_framed_like_clips(tmp_path: Path) -> None:
         np.testing.assert_array_equal(png, expected)
     assert [p.image for p in read_prompts(out / "prompts.jsonl")] == [out / "episode_000000.png", out / "episode_000002.png"]
 
-    again = run_cli("wm", "frames", dataset, "--out", out, "--size", "64x96")
-    assert again.returncode == 2 and "already exists" in again.stderr
-    unknown = run_cli("wm", "frames", dataset, "--out", tmp_path / "other", "--episodes", "9", "--size", "64x96")
-    assert unknown.returncode == 2 and "--episodes [9]: no such episodes" in unknown.stderr
+    config = ClipConfig(size_hw=(64, 96))
+    with pytest.raises(DatasetError, match=f"{out}: already exists"):
+        extract_frames(dataset, out, config)
+    with pytest.raises(DatasetError, match=r"--episodes \[9\]: no such episodes"):
+        extract_frames(dataset, tmp_path / "other", config, [0, 9])
+    with pytest.raises(DatasetError, match="refusing to upscale"):
+        extract_frames(dataset, tmp_path / "other", ClipConfig())  # 432x768 from a 320x200 camera
+    assert not (tmp_path / "other").exists()
 
 
 # --- wm dream -------------------------------------------------------------------------------------
