@@ -2,6 +2,7 @@
 
     ros2 launch dreamgen collect.launch.py                 # on the robot, beside its driver and teleop
     ros2 launch dreamgen collect.launch.py sim:=true       # simulated GR1 + scripted teleop
+    ros2 launch dreamgen collect.launch.py robot:=grx robot_ip:=192.168.137.220  # + the GR1 bridge
     ros2 launch dreamgen collect.launch.py output_dir:=/data/episodes operator:=alice
     ros2 launch dreamgen collect.launch.py --show-args     # every argument, documented
     ros2 run dreamgen episode_keyboard                     # operator keys, in a second terminal
@@ -37,7 +38,7 @@ def _nodes(context):
     values = {name: LaunchConfiguration(name).perform(context) for name in load_stack(DEFAULT_STACK).arguments}
     planned = plan(stack, sim=LaunchConfiguration("sim").perform(context).lower() in ("true", "1"),
                    embodiment=LaunchConfiguration("embodiment").perform(context), share_dir=SHARE,
-                   overrides=argument_overrides(stack, values))
+                   overrides=argument_overrides(stack, values), robot=LaunchConfiguration("robot").perform(context))
     return [Node(package=n.package, executable=n.executable, name=n.name, parameters=[n.parameters],
                  output="screen", emulate_tty=True) for n in planned]
 
@@ -48,6 +49,8 @@ def generate_launch_description() -> LaunchDescription:
     return LaunchDescription([
         *(SetEnvironmentVariable(name, value) for name, value in transport_variables(os.environ).items()),
         DeclareLaunchArgument("sim", default_value="false", description="true: simulated GR1 + scripted teleop"),
+        DeclareLaunchArgument("robot", default_value="",
+                              description="robot interface: empty (its ROS driver runs beside) or grx (gr1_driver)"),
         DeclareLaunchArgument("embodiment", default_value="gr1", description="embodiment spec name or YAML path"),
         DeclareLaunchArgument("config", default_value="",
                               description="stack YAML (default: share/dreamgen/config/collect.yaml)"),

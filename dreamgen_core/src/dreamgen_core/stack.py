@@ -21,11 +21,16 @@ SHARE_PREFIX = "share:"  # a parameter value "share:config/x.yaml" is a file in 
 
 @dataclass(frozen=True)
 class NodeEntry:
+    """`robot`: run only when the stack's robot interface is this one (`--robot grx`: the GR1 bridge);
+    `with_robot`: parameters added under a robot interface (the sim serving the GRX protocol)."""
+
     executable: str
     package: str = "dreamgen"
     name: str | None = None
     when: Literal["always", "sim", "robot"] = "always"
+    robot: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
+    with_robot: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,23 +94,34 @@ def argument_overrides(stack: Stack, values: Mapping[str, str]) -> dict[str, dic
     return overrides
 
 
+def robot_interfaces(stack: Stack) -> list[str]:
+    """The robot interfaces a stack knows besides the default ("": the robot's own ROS driver)."""
+    return sorted({n.robot for n in stack.nodes if n.robot} | {k for n in stack.nodes for k in n.with_robot})
+
+
 def plan(stack: Stack, *, sim: bool, embodiment: str, share_dir: Path,
-         overrides: Mapping[str, Mapping[str, Any]] | None = None) -> list[PlannedNode]:
+         overrides: Mapping[str, Mapping[str, Any]] | None = None, robot: str = "") -> list[PlannedNode]:
     """The nodes to start for `sim` or the real robot, parameters resolved, in start order.
 
     Every node gets `embodiment` and `use_sim_time` (true in simulation: the sim publishes /clock);
-    `overrides` maps a node name to parameters that win over the file's.
+    `robot` picks the robot interface (e.g. "grx"); `overrides` maps a node name to parameters that
+    win over the file's.
     """
     overrides = overrides or {}
     unknown = set(overrides) - {n.name or n.executable for n in stack.nodes}
     if unknown:
         raise KeyError(f"stack {stack.name!r} has no node named {sorted(unknown)}")
+    if robot and robot not in robot_interfaces(stack):
+        raise KeyError(f"stack {stack.name!r} has no robot interface {robot!r}; known: {robot_interfaces(stack)}")
     planned = []
     for node in stack.nodes:
         if node.when != "always" and (node.when == "sim") != sim:
             continue
+        if node.robot and node.robot != robot:
+            continue
         name = node.name or node.executable
-        params = {"embodiment": embodiment, "use_sim_time": sim, **node.parameters, **overrides.get(name, {})}
+        params = {"embodiment": embodiment, "use_sim_time": sim, **node.parameters,
+                  **node.with_robot.get(robot, {}), **overrides.get(name, {})}
         params = {k: _resolve(v, share_dir) for k, v in params.items()}
         planned.append(PlannedNode(node.package, node.executable, name, params))
     return planned

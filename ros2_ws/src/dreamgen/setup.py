@@ -39,6 +39,7 @@ setup(
             "pose_publisher = dreamgen.pose_publisher:main",
             "joint_state_check = dreamgen.joint_state_check:main",
             "sim_robot = dreamgen.sim_robot:main",
+            "gr1_driver = dreamgen.gr1_driver:main",
             "scripted_teleop = dreamgen.scripted_teleop:main",
             "safety_monitor = dreamgen.safety_monitor:main",
             "episode_recorder = dreamgen.episode_recorder:main",

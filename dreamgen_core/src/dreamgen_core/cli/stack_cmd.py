@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dreamgen-stack", description=__doc__.splitlines()[0])
     parser.add_argument("stack", help="a stack name in share/dreamgen/config (e.g. collect) or a YAML path")
     parser.add_argument("--sim", action="store_true", help="run against the simulated robot (sim-only nodes, sim time)")
+    parser.add_argument("--robot", default="", metavar="INTERFACE",
+                        help="robot interface: grx starts gr1_driver, the bridge to Fourier's GRX server "
+                             "(with --sim, the sim serves that protocol), e.g. --robot grx --arg robot_ip=192.168.137.220")
     parser.add_argument("--embodiment", default="gr1", help="embodiment spec name or path (default: gr1)")
     parser.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
                         help="a stack argument, as `ros2 launch … NAME:=VALUE` (see --show-args), e.g. "
@@ -51,7 +54,8 @@ def resolve_plan(args: argparse.Namespace) -> list:
         node, param, value = parse_override(text)
         overrides[node][param] = value
     share = find_share("dreamgen", os.environ)
-    return plan(stack, sim=args.sim, embodiment=args.embodiment, share_dir=share, overrides=overrides)
+    return plan(stack, sim=args.sim, embodiment=args.embodiment, share_dir=share, overrides=overrides,
+                robot=args.robot)
 
 
 def parse_argument(text: str) -> tuple[str, str]:

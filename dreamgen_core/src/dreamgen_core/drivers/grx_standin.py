@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -24,9 +25,17 @@ from dreamgen_core.sim.robot import SimRobot
 NO_OFFSETS = JointOffsets(embodiment="", status="nominal", method="none", offsets_rad={})
 
 
+def accept_all(names: list[str], positions: list[float]) -> bool:
+    return True
+
+
 class GrxStandIn:
-    def __init__(self, sim: SimRobot, server: GrxServer, offsets: JointOffsets = NO_OFFSETS) -> None:
+    """`accept(names, rad)` may refuse a command (the sim_robot node's hold after a reset)."""
+
+    def __init__(self, sim: SimRobot, server: GrxServer, offsets: JointOffsets = NO_OFFSETS,
+                 accept: Callable[[list[str], list[float]], bool] = accept_all) -> None:
         self.sim = sim
+        self.accept = accept
         self.server = server
         self.body = BodyUnits(sim.spec, offsets)
         self.hands = {side: HandUnits(sim.spec, side) for side in SIDES}
@@ -40,7 +49,8 @@ class GrxStandIn:
         if state.target_deg is not None and state.targets_received != self._applied:
             self._applied = state.targets_received
             targets = self.body.positions(state.target_deg)  # the same conversion a reading takes
-            self.sim.command(list(targets), list(targets.values()))
+            if self.accept(list(targets), list(targets.values())):
+                self.sim.command(list(targets), list(targets.values()))
         for side, command in state.hand_commands.items():
             if command != self._applied_hands.get(side):
                 self._applied_hands[side] = command

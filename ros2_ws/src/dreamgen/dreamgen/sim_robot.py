@@ -14,6 +14,11 @@ the last target it sent. So after a reset the sim holds the start pose and ignor
 one agrees with it (within ENGAGE_TOL_RAD), like a teleop that picks up only when the operator's
 pose matches the robot's: episodes start from a robot at rest.
 
+With `joint_interface: grx` the joints leave ROS: the sim serves Fourier's GRX protocol over Zenoh
+(`dreamgen_core.drivers.grx_standin`, on `grx_address`:7447, loopback here) as the real GR1's server
+would, and `gr1_driver` bridges it to /joint_states and /gr1/joint_command; camera, /clock and the
+sim-only topics stay on ROS. `grx_offsets_file` makes its encoders read true angle − offset.
+
 The task of the next episode is the `instruction` parameter (one of the task family's; an unknown
 one is refused with the list of known ones). Set it through the parameter service, then call
 /sim/reset: the reset starts that task, and the /sim/task message it publishes carries the
@@ -38,6 +43,10 @@ from std_srvs.srv import Trigger
 
 from dreamgen.node_runtime import DreamgenNode, main_for
 from dreamgen_core.calibration.camera_info import CameraInfo, load_camera_info
+from dreamgen_core.calibration.robot import load_joint_offsets
+from dreamgen_core.config import ConfigError
+from dreamgen_core.drivers.grx_server import GrxServer
+from dreamgen_core.drivers.grx_standin import NO_OFFSETS, GrxStandIn
 from dreamgen_core.sim.pacing import RealTimePacer
 from dreamgen_core.sim.robot import SimRobot
 from dreamgen_core.sim.task import DEFAULT_TASK, UnknownInstruction, task_for
@@ -87,12 +96,14 @@ class SimRobotNode(DreamgenNode):
         self.next_frame = self.next_task = self.robot.time
 
         reliable = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
+        self.standin = self.grx_standin(str(self.declare_parameter("joint_interface", "ros").value))
         self.joint_pub = self.create_publisher(JointState, self.spec.ros.joint_states.name, 50)
         self.clock_pub = self.create_publisher(ClockMsg, self.spec.ros.clock.name, 10)
         self.image_pub = self.create_publisher(Image, cam.topic, reliable)
         self.info_pub = self.create_publisher(CameraInfoMsg, cam.info_topic, 10)
         self.task_pub = self.create_publisher(String, TASK_TOPIC, 10)
-        self.create_subscription(JointState, command_topic, self.on_command, 10)
+        if self.standin is None:
+            self.create_subscription(JointState, command_topic, self.on_command, 10)
         self.create_service(Trigger, RESET_SERVICE, self.on_reset)
         self.pacer = RealTimePacer(rtf, MAX_LAG_S, time.monotonic(), self.robot.time)
         self.create_timer(TICK_S, self.tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
@@ -100,13 +111,32 @@ class SimRobotNode(DreamgenNode):
                                f"joint states at {1 / (self.steps_per_state * self.robot.timestep):g} Hz sim time, "
                                f"commands on {command_topic}: {self.robot.task_state().instruction}")
 
-    def on_command(self, msg: JointState) -> None:
+    def grx_standin(self, interface: str) -> GrxStandIn | None:
+        """None for the ROS joint interface; for `grx`, the GRX server the joints are served on."""
+        address = str(self.declare_parameter("grx_address", "127.0.0.1").value)
+        namespace = str(self.declare_parameter("grx_namespace", "gr").value)
+        offsets_file = str(self.declare_parameter("grx_offsets_file", "").value)
+        if interface == "ros":
+            return None
+        if interface != "grx":
+            raise ConfigError("sim_robot", "joint_interface", interface, "must be ros or grx")
+        offsets = load_joint_offsets(Path(offsets_file), self.spec) if offsets_file else NO_OFFSETS
+        self.get_logger().info(f"joints served as a GRX server on tcp/{address}:7447 namespace {namespace}")
+        return GrxStandIn(self.robot, GrxServer(address, namespace), offsets, accept=self.accepts)
+
+    def accepts(self, names: list[str], positions: list[float]) -> bool:
+        """Whether a command may move the robot (see the module docstring on engaging after a reset)."""
         if not self.engaged:
-            if not self.robot.agrees(msg.name, msg.position, ENGAGE_TOL_RAD):
+            if not self.robot.agrees(names, positions, ENGAGE_TOL_RAD):
                 self.get_logger().info(f"holding the start pose until commands come within {ENGAGE_TOL_RAD} rad "
                                        "of it", throttle_duration_sec=1.0)
-                return
+                return False
             self.engaged = True
+        return True
+
+    def on_command(self, msg: JointState) -> None:
+        if not self.accepts(list(msg.name), list(msg.position)):
+            return
         result = self.robot.command(msg.name, msg.position)
         if result.unknown:
             self.get_logger().warning(f"ignoring unknown joints {list(result.unknown)}", throttle_duration_sec=5.0)
@@ -139,7 +169,11 @@ class SimRobotNode(DreamgenNode):
         period = self.steps_per_state * self.robot.timestep
         while self.robot.time + period <= goal:
             self.robot.step(self.steps_per_state)
-            self.publish_state()
+            if self.standin is not None:
+                self.clock_pub.publish(ClockMsg(clock=stamp(self.robot.time)))
+                self.standin.sync()
+            else:
+                self.publish_state()
             if self.robot.time >= self.next_frame:
                 self.next_frame += self.frame_period
                 self.publish_image()
@@ -170,6 +204,8 @@ class SimRobotNode(DreamgenNode):
 
     def on_shutdown(self) -> None:
         self.camera.close()
+        if self.standin is not None:
+            self.standin.server.close()
 
 
 main = main_for(SimRobotNode)
