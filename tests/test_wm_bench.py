@@ -36,6 +36,7 @@ from dreamgen_core.worldmodel.bench.vlm_judge import VlmJudge
 from dreamgen_core.worldmodel.errors import WorldModelError
 from dreamgen_core.worldmodel.naming import dream_stem
 from dreamgen_core.worldmodel.quality import METHODS, PSNR_CAP, at_times, evaluate, frame_mse, psnr, read_clips, write_report
+from dreamgen_core.worldmodel.sidecar import DreamMeta
 from dreamgen_core.worldmodel.sim_clips import SimClipConfig, clip_name, make_sim_clips
 
 CHOSEN = (TASKS[0], TASKS[3])  # red cube to green target, blue cube to yellow target
@@ -133,16 +134,18 @@ def test_bench_writes_the_reference_csvs_and_means(clips: Path, tmp_path: Path) 
     assert written["means"] == {"instruction_following": pytest.approx(1 / 3), "physics_alignment": 1.0}
 
 
-def test_bench_takes_the_sidecars_exact_instruction(clips: Path, tmp_path: Path) -> None:
-    from dreamgen_core.worldmodel.sidecar import DreamMeta
+def sidecar(video: Path, instruction: str, fps: float, initial_frame_sha256: str = "") -> DreamMeta:
+    """A sidecar as `wm dream` writes one (fields this test does not need are left blank)."""
+    return DreamMeta(index=int(video.stem.split("_")[0]), stem=video.stem, instruction=instruction, prompt="",
+                     negative_prompt="", seed=0, steps=1, guidance=1.0, initial_frame_sha256=initial_frame_sha256,
+                     backend="pixel-wan", recipe="sim-tiny", recipe_sha256="", base=None, base_fingerprint="",
+                     weights_sha256=None, mode="full", video=video.name, fps=fps)
 
+
+def test_bench_takes_the_sidecars_exact_instruction(clips: Path, tmp_path: Path) -> None:
     make_dreams(clips, tmp_path / "dreams")
     first = sorted((tmp_path / "dreams").glob("*.mp4"))[1]  # named after the other cube's instruction
-    meta = DreamMeta(index=1, stem=first.stem, instruction=CHOSEN[0].instruction, prompt="", negative_prompt="",
-                     seed=0, steps=1, guidance=1.0, initial_frame_sha256="", backend="pixel-wan", recipe="sim-tiny",
-                     recipe_sha256="", base=None, base_fingerprint="", weights_sha256=None, mode="full",
-                     video=first.name, fps=DREAM_FPS)
-    meta.write(first.with_suffix(".json"))
+    sidecar(first, CHOSEN[0].instruction, DREAM_FPS).write(first.with_suffix(".json"))
     scores = run_bench(tmp_path / "dreams", "sim", out=tmp_path / "scores", progress=False)
     by_name = {v.video_path: v for v in scores.videos}
     assert by_name[first.name].instruction == CHOSEN[0].instruction  # the exact text, full stop included
@@ -339,7 +342,14 @@ def test_eval_against_known_answers(clips: Path, tmp_path: Path) -> None:
         frames = at_times(clip, 9, fps)
         assert len(np.unique(np.round(np.arange(9) / fps * 16).clip(max=len(clip.frames) - 1))) >= 8
         encode_video(dreams / f"{dream_stem(index, clip.instruction)}.mp4", frames, fps, (64, 64))
+    # Dream 0 says which first frame it started from (the sidecar's hash of sim-clips' PNG); the others
+    # are matched by their first frame's pixels.
+    sha = json.loads((clips / "provenance.json").read_text())["clips"][0]["first_frame_sha256"]
+    stem = dream_stem(0, real[0].instruction)
+    sidecar(dreams / f"{stem}.mp4", real[0].instruction, fps, initial_frame_sha256=sha).write(dreams / f"{stem}.json")
     report = evaluate(dreams, clips, clips, progress=False)
+    assert (report.matched[0].dream, report.matched[0].by_hash) == (f"{stem}.mp4", True)
+    assert not any(m.by_hash for m in report.matched[1:]) and min(m.first_frame_psnr for m in report.matched) > 35
     write_report(report, tmp_path / "quality.json")
     methods = {m["method"]: m for m in json.loads((tmp_path / "quality.json").read_text())["methods"]}
     assert list(methods) == list(METHODS) and report.unmatched == []

@@ -5,9 +5,11 @@ listed; bad input refused."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -20,6 +22,7 @@ from dreamgen_core.sim.robot import SimRobot
 from dreamgen_core.sim.task import TASKS
 from dreamgen_core.video import decode_video, probe_video, resize
 from dreamgen_core.worldmodel.errors import WorldModelError
+from dreamgen_core.worldmodel.prompts import read_prompts
 from dreamgen_core.worldmodel.sim_clips import (
     SUPERSAMPLE,
     SimClipConfig,
@@ -88,10 +91,19 @@ def test_first_frame_is_the_seeded_scene_framed_like_export_clips(clips: Path) -
         expected = resize(camera.render()[r0:r1, c0:c1], SIZE)
     finally:
         camera.close()
-    got = decode_video(clips / "videos" / f"{clip_name(SEED, CHOSEN[0])}.mp4").frames
+    name = clip_name(SEED, CHOSEN[0])
+    got = decode_video(clips / "videos" / f"{name}.mp4").frames
     mse = np.mean((got[0].astype(float) - expected) ** 2)
     assert 10 * np.log10(255 ** 2 / mse) > 30  # equal up to h264
     assert np.abs(got[-1].astype(float) - got[0]).mean() > 2  # and the clip is not a still
+    # The lossless first frame a dream starts from, and the prompt file naming it.
+    png = clips / "first_frames" / f"{name}.png"
+    np.testing.assert_array_equal(cv2.cvtColor(cv2.imread(str(png)), cv2.COLOR_BGR2RGB), expected)
+    (prompt,) = read_prompts(clips / "prompts.jsonl")
+    assert (prompt.image, prompt.instruction, prompt.seed) == (png.absolute(), CHOSEN[0].instruction, SEED)
+    (meta,) = json.loads((clips / "provenance.json").read_text())["clips"]
+    assert meta["first_frame_sha256"] == hashlib.sha256(png.read_bytes()).hexdigest()
+    assert sorted(p.name for p in (clips / "first_frames").iterdir()) == [png.name]  # none of the failed episode
 
 
 def test_one_worker_writes_the_same_clip_as_two(clips: Path, tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 """Measured dream quality: dreams against the real held-out episodes they started from, beside baselines.
 
-Each dream is matched to the held-out clip with the same instruction whose first frame is nearest
-to the dream's first frame (the conditioning frame, so a true match differs only by video
-compression; a nearest frame below `MATCH_MIN_PSNR` leaves the dream unmatched, and reported).
+Each dream is matched to the held-out clip of its instruction that it started from: the clip whose
+first frame's sha256 (sim-clips' provenance.json) is the sidecar's `initial_frame_sha256`, else the
+clip whose first frame is nearest to the dream's first frame (the conditioning frame, so a true
+match differs only by video compression; below `MATCH_MIN_PSNR` the dream stays unmatched, and is
+reported).
 Dream frame i shows time i / fps (the sidecar's fps); the real clip's frame at that time
 (round(t · clip fps), the last one past its end) is the truth. Four predictions are scored
 against it (design/CPU_WORLD_MODEL.md §"What follows" 1):
@@ -57,6 +59,7 @@ class RealClip:
     instruction: str
     fps: float
     frames: np.ndarray   # (N, H, W, 3) uint8 at the dreams' geometry
+    first_frame_sha256: str = ""  # of its first frame's PNG (sim-clips), "" when the clip set does not say
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class Match:
     dream: str
     clip: str
     first_frame_psnr: float
+    by_hash: bool           # matched by the initial frame's sha256, not by the nearest first frame
 
 
 @dataclass(frozen=True)
@@ -110,9 +114,9 @@ def read_clips(root: Path, size_hw: tuple[int, int]) -> list[RealClip]:
     metadata = root / "metadata.csv"
     if not metadata.is_file():
         raise WorldModelError(f"{root}: not a clip set (no metadata.csv); make one with `dreamgen wm sim-clips`")
-    provenance = root / "provenance.json"
-    prefix = json.loads(provenance.read_text()).get("caption_prefix", CAPTION_PREFIX) if provenance.is_file() \
-        else CAPTION_PREFIX
+    provenance = json.loads((root / "provenance.json").read_text()) if (root / "provenance.json").is_file() else {}
+    prefix = provenance.get("caption_prefix", CAPTION_PREFIX)
+    hashes = {c["name"]: c.get("first_frame_sha256", "") for c in provenance.get("clips", [])}
     clips = []
     with open(metadata, newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
@@ -123,7 +127,7 @@ def read_clips(root: Path, size_hw: tuple[int, int]) -> list[RealClip]:
             frames = decode_video(video).frames
             frame = framing(frames.shape[1:3], size_hw, 0.5)
             clips.append(RealClip(video.stem, caption.removeprefix(prefix), float(row["fps"]),
-                                  np.stack([frame.apply(image) for image in frames])))
+                                  np.stack([frame.apply(image) for image in frames]), hashes.get(video.stem, "")))
     if not clips:
         raise WorldModelError(f"{metadata}: lists no clips")
     return clips
@@ -148,8 +152,8 @@ def evaluate(dreams: Path, real: Path, train: Path, progress: bool = True) -> Qu
         if match is None:
             unmatched.append(dream.video.name)
             continue
-        clip, similarity = match
-        matched.append(Match(dream.video.name, clip.name, similarity))
+        clip, similarity, by_hash = match
+        matched.append(Match(dream.video.name, clip.name, similarity, by_hash))
         count = len(video.frames)
         truth = at_times(clip, count, video.fps)
         pool = [c for c in train_clips if c.instruction == clip.instruction] or train_clips
@@ -177,15 +181,19 @@ class _Scored:
     follows: float
 
 
-def _match(dream: Dream, video: Video, clips: list[RealClip]) -> tuple[RealClip, float] | None:
+def _match(dream: Dream, video: Video, clips: list[RealClip]) -> tuple[RealClip, float, bool] | None:
     first = video.frames[:1]
     same = [c for c in clips if task_for(c.instruction) == task_for(dream.instruction)] \
         if _in_family(dream.instruction) else [c for c in clips if c.instruction == dream.instruction]
+    wanted = dream.sidecar.initial_frame_sha256 if dream.sidecar else ""
+    for clip in same:
+        if wanted and clip.first_frame_sha256 == wanted:
+            return clip, psnr(float(frame_mse(first, clip.frames[:1])[0])), True
     if not same:
         return None
     scored = [(psnr(float(frame_mse(first, c.frames[:1])[0])), c) for c in same]
     best_psnr, best = max(scored, key=lambda s: s[0])
-    return (best, best_psnr) if best_psnr >= MATCH_MIN_PSNR else None
+    return (best, best_psnr, False) if best_psnr >= MATCH_MIN_PSNR else None
 
 
 def _in_family(instruction: str) -> bool:

@@ -10,6 +10,13 @@ aspect ratio, then resize); frames are resampled from the control rate to 16 fps
 
     <out>/videos/<name>.mp4   <out>/metas/<name>.txt   <out>/metadata.csv   <out>/provenance.json
 
+plus what `wm dream` needs to dream from the same scenes (held-out seeds: dreams to compare with
+the real clips, `wm eval`): each clip's first frame, lossless, and a prompt file naming them:
+
+    <out>/first_frames/<name>.png   <out>/prompts.jsonl   {image, instruction, seed}
+
+provenance.json records each first frame's sha256, the `initial_frame_sha256` of a dream's sidecar.
+
 Episodes the expert fails are left out and listed in provenance.json. Seeds are the held-out
 mechanism: a seed fixes the layout, so clips of seeds 0:200 train and clips of 1000:1020 test.
 Episodes run in worker processes (forkserver: MuJoCo's EGL context must not be forked).
@@ -18,6 +25,7 @@ Episodes run in worker processes (forkserver: MuJoCo's EGL context must not be f
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import time
@@ -28,11 +36,12 @@ from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
 import dreamgen_core.sim  # noqa: F401  (headless MuJoCo: MUJOCO_GL=egl before mujoco is imported)
-from dreamgen_core.atomic import AtomicDir, write_text_atomic
+from dreamgen_core.atomic import AtomicDir, write_bytes_atomic, write_text_atomic
 from dreamgen_core.config import ConfigError
 from dreamgen_core.dataset.clips import CAPTION_PREFIX, METADATA_COLUMNS, Framing, framing, resample_indices
 from dreamgen_core.embodiment import Embodiment, load_embodiment
@@ -41,8 +50,11 @@ from dreamgen_core.sim.robot import HeadCamera, SimRobot
 from dreamgen_core.sim.task import TASKS, Task
 from dreamgen_core.video import EncoderConfig, VideoWriter
 from dreamgen_core.worldmodel.errors import WorldModelError
+from dreamgen_core.worldmodel.prompts import Prompt, write_prompts
 
 CLIP_FPS = 16.0
+FIRST_FRAMES = "first_frames"
+PROMPTS = "prompts.jsonl"
 SUPERSAMPLE = 2    # render at this multiple of the clip's crop, then downscale (antialiasing)
 SETTLE_S = 0.5     # filmed after the expert's last waypoint: the scene at rest ends every clip
 MAX_EPISODE_S = 60.0  # the expert's plans last 6-9 s; a longer episode is a bug, not a clip
@@ -68,6 +80,7 @@ class Episode:
     success: bool
     name: str = ""        # clip name; empty when the expert failed and no clip was written
     num_frames: int = 0
+    first_frame_sha256: str = ""
 
 
 @dataclass
@@ -140,8 +153,8 @@ def make_sim_clips(out: Path, config: SimClipConfig, progress: bool = True) -> S
     with AtomicDir(out, validate=_check_clip_set) as build:
         if out.exists():  # under the lock: a concurrent run cannot slip in after the check
             raise WorldModelError(f"{out}: already exists; choose a new --out directory")
-        (build / "videos").mkdir()
-        (build / "metas").mkdir()
+        for folder in ("videos", "metas", FIRST_FRAMES):
+            (build / folder).mkdir()
         results = _run(jobs, build, config, frame)
         for episode in tqdm(results, total=len(jobs), unit="episode", desc="sim-clips", disable=not progress):
             report.episodes.append(episode)
@@ -149,6 +162,8 @@ def make_sim_clips(out: Path, config: SimClipConfig, progress: bool = True) -> S
         if not report.written:
             raise WorldModelError(f"{out}: the expert failed all {len(jobs)} episodes; nothing to write")
         _write_index(build, report)
+        write_prompts(build / PROMPTS, [Prompt(i + 1, build / FIRST_FRAMES / f"{e.name}.png", e.instruction, e.seed)
+                                        for i, e in enumerate(report.written)])
         _write_provenance(build, config, report)
     return report
 
@@ -219,7 +234,11 @@ def _episode(job: tuple[int, Task], build: Path, config: SimClipConfig, frame: F
         for index in picks:
             video.write(frames[index])
     write_text_atomic(build / "metas" / f"{name}.txt", CAPTION_PREFIX + task.instruction + "\n")
-    return Episode(seed, task.name, task.instruction, True, name, len(picks))
+    ok, png = cv2.imencode(".png", cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise WorldModelError(f"{name}: could not PNG-encode its first frame")
+    write_bytes_atomic(build / FIRST_FRAMES / f"{name}.png", png.tobytes())
+    return Episode(seed, task.name, task.instruction, True, name, len(picks), hashlib.sha256(png.tobytes()).hexdigest())
 
 
 def _write_index(build: Path, report: SimClipReport) -> None:
