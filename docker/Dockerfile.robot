@@ -4,7 +4,7 @@
 #   docker build -f docker/Dockerfile.robot -t dreamgen-robot .        (from the repo root)
 #   docker compose -f docker/compose.yaml up collect          (the default command: record episodes)
 #   docker compose -f docker/compose.yaml run joint-check    (exit code = verdict)
-# GPU extras need the NVIDIA container toolkit on the robot computer.
+# GPU extras need the NVIDIA container toolkit on the robot computer; grx is the GR1 bridge's Fourier client.
 FROM ros:jazzy-ros-base
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1
@@ -18,7 +18,7 @@ WORKDIR /opt/dreamgen
 COPY tools/ tools/
 COPY dreamgen_core/ dreamgen_core/
 RUN source /opt/ros/jazzy/setup.bash \
- && tools/install.sh --venv /opt/dreamgen/venv --ros system --torch none --extras gpu
+ && tools/install.sh --venv /opt/dreamgen/venv --ros system --torch none --extras gpu,grx
 
 # The package installs launch/ and calibration/ into share/dreamgen: both must be there at build.
 COPY colcon.meta ./

@@ -11,6 +11,8 @@ import ipaddress
 import itertools
 import math
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,15 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
-from dreamgen_core.calibration.robot import JointOffsets
+from dreamgen_core.calibration.robot import JointOffsets, load_joint_offsets
 from dreamgen_core.drivers.driver import JointReading, Link
 from dreamgen_core.drivers.gr1_grx import Gr1GrxDriver, GrxSettings
 from dreamgen_core.drivers.grx_server import GrxServer
 from dreamgen_core.drivers.grx_standin import GrxStandIn, serve
 from dreamgen_core.drivers.zenoh_config import loopback_problems
 from dreamgen_core.embodiment import load_embodiment
-from dreamgen_core.sim.robot import SimRobot
+from dreamgen_core.sim.robot import HOME, SimRobot
 
 pytestmark = pytest.mark.timeout(90)  # a wedged Zenoh session fails the test, never the run
 SPEC = load_embodiment("gr1")
@@ -203,3 +206,30 @@ def test_lost_server_stops_states_drops_commands_and_reconnects(bench: Bench) ->
     elbow = bench.sim.positions()[SPEC.slot("left_elbow_pitch_joint")]
     assert back.positions["left_elbow_pitch_joint"] == pytest.approx(elbow, abs=0.02)
     assert bench.standin.server.take().targets_received == 0  # the dropped command never reached it
+
+
+def test_calibrate_joints_recovers_the_stand_ins_offsets(bench: Bench, tmp_path: Path) -> None:
+    """`dreamgen calibrate joints` at the sim's start pose: offset = pose − reading, hands kept, file atomic."""
+    first_reading(bench)
+    pose = tmp_path / "pose.yaml"
+    pose.write_text(yaml.safe_dump(dict(HOME)))
+    out = tmp_path / "gr1_joint_offsets.yaml"
+    out.write_text(yaml.safe_dump({"embodiment": "gr1", "status": "measured", "method": "hands by hand",
+                                   "offsets_rad": {"L_index_proximal_joint": 0.07}}))
+    done = subprocess.run([str(Path(sys.executable).parent / "dreamgen"), "calibrate", "joints", "--server-ip",
+                           bench.address, "--pose", str(pose), "--samples", "50", "--out", str(out)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"wrote {out}" in done.stdout
+    written = load_joint_offsets(out, SPEC)
+    assert written.status == "measured" and f"from {bench.address}" in written.method
+    for name in ORDER:
+        assert written.offset(name) == pytest.approx(OFFSETS.offset(name), abs=0.01), name
+    assert written.offset("L_index_proximal_joint") == 0.07
+
+    bad = tmp_path / "bad_pose.yaml"
+    bad.write_text("left_elbow_joint: 0.1\n")
+    refused = subprocess.run([str(Path(sys.executable).parent / "dreamgen"), "calibrate", "joints", "--server-ip",
+                              bench.address, "--pose", str(bad), "--out", str(out)], capture_output=True, text=True)
+    assert refused.returncode == 2 and "bad_pose.yaml: left_elbow_joint" in refused.stderr
+    assert load_joint_offsets(out, SPEC) == written  # nothing lost
