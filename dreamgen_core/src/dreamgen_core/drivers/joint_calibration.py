@@ -43,7 +43,8 @@ def measure_offsets(client: Any, spec: Embodiment, pose: Mapping[str, float], sa
                     timeout_s: float = 10.0) -> dict[str, float]:
     """Average `samples` fresh joint/position samples of a connected client; offsets of the body joints."""
     raw = BodyUnits(spec, NO_OFFSETS)
-    readings, last = [], None
+    readings: list[list[float]] = []
+    last = None
     deadline = time.monotonic() + timeout_s
     with tqdm(total=samples, desc="joint samples", unit="sample") as bar:
         while len(readings) < samples:
