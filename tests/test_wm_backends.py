@@ -30,7 +30,7 @@ from dreamgen_core.worldmodel.recipe import BACKENDS, RECIPES_DIR, load_recipe
 from dreamgen_core.worldmodel.run import FULL_DIR, LORA_FILE, TINY_BASE, load_run
 from dreamgen_core.worldmodel.train import CHECKPOINTS, PARAMS_FILE, train
 
-DIFFUSERS_BACKENDS = ["wan2.1-i2v", "wan2.2-ti2v", "cosmos-predict2.5", "cosmos-predict2", "cogvideox-i2v"]
+DIFFUSERS_BACKENDS = ["wan2.1-i2v", "wan2.2-ti2v", "cosmos-predict2.5", "cosmos-predict2", "cogvideox-i2v", "ltx-i2v"]
 RANK, ALPHA = 4, 8.0  # alpha != rank: a loader that ignored the file's metadata would load it at half strength
 SIZE, FRAMES = 32, 9
 PROMPT = "Use the right hand to push the red cube onto the green target."

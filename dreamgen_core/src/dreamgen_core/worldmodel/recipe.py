@@ -25,6 +25,7 @@ BACKENDS = Registry("world-model backend", {
     "cosmos-predict2.5": "dreamgen_core.worldmodel.backends.cosmos:CosmosPredict25",
     "cosmos-predict2": "dreamgen_core.worldmodel.backends.cosmos:CosmosPredict2",
     "cogvideox-i2v": "dreamgen_core.worldmodel.backends.cogvideox:CogVideoXI2V",
+    "ltx-i2v": "dreamgen_core.worldmodel.backends.ltx:LTXI2V",
     "pixel-wan": "dreamgen_core.worldmodel.backends.pixel_wan:PixelWan",
 })
 

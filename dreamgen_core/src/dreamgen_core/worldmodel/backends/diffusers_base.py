@@ -69,7 +69,7 @@ class DiffusersBackend(WorldModelBackend):
         v, pipe, src = self.recipe.video, self.pipe, self.recipe.source
         patch = pipe.transformer.config.patch_size
         patch_h = patch[1] if isinstance(patch, (list, tuple)) else patch
-        spatial, temporal = pipe.vae_scale_factor_spatial, pipe.vae_scale_factor_temporal
+        spatial, temporal = self.compression()
         for key, value in (("video.height", v.height), ("video.width", v.width)):
             if value % (spatial * patch_h):
                 raise ConfigError(src, key, value, f"must be a multiple of {spatial * patch_h} "
@@ -124,6 +124,10 @@ class DiffusersBackend(WorldModelBackend):
         with self.autocast(), torch.no_grad():
             frames = self.pipe(**kwargs, generator=torch.Generator().manual_seed(seed), output_type="np").frames[0]
         return to_uint8(np.asarray(frames))
+
+    def compression(self) -> tuple[int, int]:
+        """(spatial, temporal) compression of the pipeline's VAE."""
+        return self.pipe.vae_scale_factor_spatial, self.pipe.vae_scale_factor_temporal
 
     # --- what a family says ----------------------------------------------------------------------
     @abstractmethod
