@@ -14,6 +14,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from dreamgen_core.atomic import write_text_atomic
 from dreamgen_core.bag import read_info
@@ -35,6 +36,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--episodes", type=int, default=2,
                         help="episodes to record in simulation, one task after another (default: 2)")
     parser.add_argument("--camera", default="640x400", help="simulated head camera WxH (default: 640x400)")
+    parser.add_argument("--robot", default="", choices=["", "grx"],
+                        help="grx: the sim serves Fourier's GRX protocol on 127.0.0.1:7447 and gr1_driver bridges "
+                             "it, the real GR1's path (default: the sim's own ROS interface)")
     parser.set_defaults(run=run)
 
 
@@ -93,9 +97,12 @@ def collect(args: argparse.Namespace) -> list[Path]:
     episodes_dir = (args.out / "episodes").resolve()
     shutil.rmtree(episodes_dir, ignore_errors=True)
     report_path = (args.out / "collect.json").resolve()
+    overrides: dict[str, dict[str, Any]] = {"sim_robot": {"camera_width": width, "camera_height": height},
+                                            "episode_recorder": {"output_dir": str(episodes_dir), "operator": "demo"}}
+    if args.robot == "grx":
+        overrides["gr1_driver"] = {"hands": "standin"}  # the sim's hands are reached through its stand-in
     nodes = plan(load_stack(share / "config" / "collect.yaml"), sim=True, embodiment=args.embodiment, share_dir=share,
-                 overrides={"sim_robot": {"camera_width": width, "camera_height": height},
-                            "episode_recorder": {"output_dir": str(episodes_dir), "operator": "demo"}})
+                 overrides=overrides, robot=args.robot)
     director = PlannedNode("dreamgen", "episode_director", "episode_director",
                            {"embodiment": args.embodiment, "use_sim_time": True, "episodes": args.episodes,
                             "report": str(report_path)})

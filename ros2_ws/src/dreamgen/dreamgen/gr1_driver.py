@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
@@ -53,7 +54,9 @@ class Gr1DriverNode(DreamgenNode, LifecycleNode):
         self.create_subscription(JointState, self.spec.ros.robot_command.name, self.on_command, COMMAND_QOS)
         self.create_service(SetBool, "~/enable", self.on_enable)
         self.create_service(Trigger, "~/set_gains", self.on_set_gains)
-        self.create_timer(1.0 / float(self.get_parameter("poll_rate_hz").value), self.on_poll)
+        # Liveness is a wall-clock matter: poll on the steady clock, also under use_sim_time.
+        self.create_timer(1.0 / float(self.get_parameter("poll_rate_hz").value), self.on_poll,
+                          clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.create_timer(1.0, self.publish_diagnostics)
         if bool(self.declare_parameter("autostart", True).value):
             self.trigger_configure()
