@@ -240,3 +240,15 @@ def test_unknown_backend_and_bad_tiny_config_are_named(tmp_path: Path) -> None:
     (tmp_path / "wan.yaml").write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError, match=r"wan.yaml: video.num_frames: 8: must be 4k \+ 1"):
         BACKENDS.load("wan2.2-ti2v")(load_recipe(tmp_path / "wan.yaml")).build(None)
+
+
+def test_a_base_directory_of_another_model_is_named(tmp_path: Path) -> None:
+    backend = BACKENDS.load("wan2.2-ti2v")(load_recipe(tiny_recipe("wan2.2-ti2v", tmp_path / "w.yaml")))
+    with pytest.raises(WorldModelError, match=r"no model_index.json"):
+        backend.build(tmp_path)
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "CogVideoXImageToVideoPipeline"}))
+    with pytest.raises(WorldModelError, match=r"holds a CogVideoXImageToVideoPipeline .* needs a WanImageToVideoPipeline"):
+        backend.build(tmp_path)
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "WanImageToVideoPipeline"}))
+    with pytest.raises(WorldModelError, match=r"expand_timesteps=False .* Wan 2.1 I2V base does not fit backend wan2.2-ti2v"):
+        backend.build(tmp_path)

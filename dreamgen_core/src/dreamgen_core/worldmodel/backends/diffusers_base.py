@@ -16,6 +16,7 @@ call; this class does the rest the same way for all of them:
 from __future__ import annotations
 
 import hashlib
+import json
 from abc import abstractmethod
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -53,6 +54,7 @@ class DiffusersBackend(WorldModelBackend):
                 torch.manual_seed(int(self.recipe.tiny.get("seed", 0)))
                 pipe = self._build_tiny()
         else:
+            self.check_base(base, _model_index(base))
             pipe = self._pipeline_class().from_pretrained(str(base), **self._load_kwargs())
         for name, module in pipe.components.items():
             if isinstance(module, torch.nn.Module):
@@ -62,6 +64,13 @@ class DiffusersBackend(WorldModelBackend):
         self._pipe = pipe.to(self.device)
         pipe.set_progress_bar_config(disable=True)
         self.check_geometry()
+
+    def check_base(self, base: Path, model_index: dict[str, Any]) -> None:
+        """A base directory must hold this family's pipeline; says what it holds instead."""
+        found = model_index.get("_class_name")
+        if found != self.pipeline_class:
+            raise WorldModelError(f"base model {base} holds a {found} (model_index.json); backend "
+                                  f"{self.recipe.backend} of {self.recipe.source} needs a {self.pipeline_class}")
 
     def check_geometry(self) -> None:
         """The recipe's video must fit the VAE's compression and the transformer's patches; checked at
@@ -193,6 +202,20 @@ def unbatched(**tensors: torch.Tensor) -> dict[str, torch.Tensor]:
 def to_uint8(frames: np.ndarray) -> np.ndarray:
     """A pipeline's float frames in [0, 1] → uint8."""
     return (np.clip(frames, 0.0, 1.0) * 255).round().astype(np.uint8)
+
+
+def _model_index(base: Path) -> dict[str, Any]:
+    path = base / "model_index.json"
+    if not path.is_file():
+        raise WorldModelError(f"base model {base} is not a diffusers pipeline directory (no {path.name}); "
+                              "pass the directory that holds model_index.json")
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise WorldModelError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(index, dict):
+        raise WorldModelError(f"{path}: not a JSON object")
+    return index
 
 
 def _diffusers_class(name: str) -> Any:

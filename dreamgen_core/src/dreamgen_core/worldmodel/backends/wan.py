@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,6 +30,7 @@ from dreamgen_core.worldmodel.backend import Clip, Objective
 from dreamgen_core.worldmodel.backends.byte_tokenizer import TokenizerStyle, byte_tokenizer
 from dreamgen_core.worldmodel.backends.diffusers_base import DiffusersBackend, unbatched
 from dreamgen_core.worldmodel.backends.flow import interpolate, masked_mse, noise_like, sample_times, scheduler_shift
+from dreamgen_core.worldmodel.errors import WorldModelError
 
 TEXT_TOKENS = 512  # Wan's text length; its image cross-attention splits the context at this index
 
@@ -77,6 +79,13 @@ class _Wan(DiffusersBackend):
         return WanImageToVideoPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=scheduler,
                                        image_processor=image_processor, image_encoder=image_encoder,
                                        transformer=transformer, expand_timesteps=self.expand_timesteps)
+
+    def check_base(self, base: Path, model_index: dict[str, Any]) -> None:
+        super().check_base(base, model_index)
+        if bool(model_index.get("expand_timesteps", False)) != self.expand_timesteps:
+            raise WorldModelError(f"base model {base} has expand_timesteps={model_index.get('expand_timesteps', False)} "
+                                  f"(model_index.json): a {'Wan 2.2 TI2V' if not self.expand_timesteps else 'Wan 2.1 I2V'} "
+                                  f"base does not fit backend {self.recipe.backend}")
 
     def _tiny_image_encoder(self) -> tuple[Any, Any, int | None]:
         return None, None, None
