@@ -252,3 +252,12 @@ def test_a_base_directory_of_another_model_is_named(tmp_path: Path) -> None:
     (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "WanImageToVideoPipeline"}))
     with pytest.raises(WorldModelError, match=r"expand_timesteps=False .* Wan 2.1 I2V base does not fit backend wan2.2-ti2v"):
         backend.build(tmp_path)
+
+
+def test_real_bases_load_in_bf16_on_cuda_except_the_vae_image_encoder_and_a_fully_trained_transformer() -> None:
+    recipe = load_recipe("wan2.1-i2v")  # bf16, LoRA
+    assert BACKENDS.load("wan2.1-i2v")(recipe, "cpu").load_dtypes() == {"default": torch.float32}
+    lora = BACKENDS.load("wan2.1-i2v")(recipe, "cuda:0").load_dtypes()
+    assert lora == {"default": torch.bfloat16, "vae": torch.float32, "image_encoder": torch.float32}
+    full = BACKENDS.load("cosmos-predict2")(load_recipe("cosmos-predict2"), "cuda").load_dtypes()  # full mode
+    assert full["transformer"] == torch.float32 and full["default"] == torch.bfloat16

@@ -55,7 +55,8 @@ class DiffusersBackend(WorldModelBackend):
                 pipe = self._build_tiny()
         else:
             self.check_base(base, _model_index(base))
-            pipe = self._pipeline_class().from_pretrained(str(base), **self._load_kwargs())
+            pipe = self._pipeline_class().from_pretrained(str(base), torch_dtype=self.load_dtypes(),
+                                                          **self._load_kwargs())
         for name, module in pipe.components.items():
             if isinstance(module, torch.nn.Module):
                 module.eval()
@@ -64,6 +65,18 @@ class DiffusersBackend(WorldModelBackend):
         self._pipe = pipe.to(self.device)
         pipe.set_progress_bar_config(disable=True)
         self.check_geometry()
+
+    def load_dtypes(self) -> dict[str, torch.dtype]:
+        """Weights' dtypes of a real base, as diffusers' own examples load them: on CUDA with bf16, the
+        frozen text encoder and (LoRA mode) the transformer in bf16 — a 14B Wan and its UMT5-XXL in fp32
+        would not fit one 80 GB GPU — the VAE and the CLIP image encoder in fp32; a fully fine-tuned
+        transformer in fp32 (AdamW needs fp32 weights). On the CPU everything is fp32."""
+        if not str(self.device).startswith("cuda") or self.recipe.train.mixed_precision != "bf16":
+            return {"default": torch.float32}
+        dtypes = {"default": torch.bfloat16, "vae": torch.float32, "image_encoder": torch.float32}
+        if self.recipe.train.mode == "full":
+            dtypes["transformer"] = torch.float32
+        return dtypes
 
     def check_base(self, base: Path, model_index: dict[str, Any]) -> None:
         """A base directory must hold this family's pipeline; says what it holds instead."""
