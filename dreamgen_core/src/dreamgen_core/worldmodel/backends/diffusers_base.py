@@ -1,10 +1,12 @@
 """What every diffusers image-to-video backend shares: modules, base directories, LoRA files, sampling.
 
-A family (wan.py, cosmos.py, cogvideox.py) says how to build its tiny random-weight pipeline from
+A family (wan.py, cosmos.py, cogvideox.py, ltx.py) says how to build its tiny random-weight pipeline from
 `recipe.tiny`, what a clip encodes to, its loss, and the keyword arguments of its stock pipeline's
 call; this class does the rest the same way for all of them:
 - `build(None)` builds the tiny pipeline under a fixed seed (`tiny.seed`, default 0), so two builds
-  are identical; `build(path)` loads a diffusers directory with the stock `from_pretrained`.
+  are identical; `build(path)` checks the directory's model_index.json names this family's pipeline
+  and loads it with the stock `from_pretrained` (dtypes: `load_dtypes`); then the recipe's geometry
+  is checked against the VAE's compression and the patch size.
   Every module is put in eval mode (random-weight T5 encoders have dropout, which would make a fixed
   seed give different videos) and everything but the denoiser is frozen.
 - `save_base` writes the pipeline with `save_pretrained` into `out`; the caller makes `out` atomic.
