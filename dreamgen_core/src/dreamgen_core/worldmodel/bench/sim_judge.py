@@ -17,8 +17,9 @@ hand, one push). Thresholds scale with the frame width, so 32-px and 480-px vide
 
 Checked on 78 expert clips of held-out seeds 1000:1020 (64 px): instruction following agreed with
 the ground truth in all 390 judgements (own task 1, the other three 0, a still copy 0); physics
-passed 74 of the 78 real clips (a distractor's centroid jumping while the arm half covers it,
-or a cube hidden in the last frame behind table-coloured pixels): a strict judge.
+passed 75 of the 78 real clips: in one the head camera itself jolts after the push (both cubes
+move in the image), in two the hand hides a cube on its target at the end and the target's blurred
+rim reads as table. A strict judge.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ ON_TARGET_SLACK = 0.03  # of the width, beyond the target's radius (blur and chr
 MAX_SPEED = 0.2         # widths per second a pushed cube may move (the expert pushes at about 0.12)
 JUMP_SLACK = 0.06       # widths: centroid noise when a cube is half hidden
 MOVED = 0.08            # widths: a cube displaced further than this has moved
-IN_FULL_VIEW = 0.5      # of a cube's first-frame area: a smaller sighting is half hidden, its centroid biased
+IN_FULL_VIEW = 0.75     # of a cube's first-frame area: a smaller sighting is partly hidden, its centroid biased
 
 
 @dataclass(frozen=True)
