@@ -1,9 +1,10 @@
-"""End to end: `dreamgen demo` through the installed CLI — collect, convert, validate, clips."""
+"""End to end: `dreamgen demo` through the installed CLI — collect, convert, validate, clips, world model."""
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import subprocess
 from pathlib import Path
 
@@ -19,8 +20,10 @@ pytestmark = pytest.mark.ros
 
 def test_demo_runs_the_loop_and_says_where_everything_is(cli: Path, ros_env: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    result = subprocess.run([str(cli), "demo", "--out", str(out), "--episodes", "2", "--camera", "320x200"],
-                            env=ros_env, capture_output=True, text=True, timeout=300)
+    # The world model at its smallest: 2 training scenes, 4 steps, 1 held-out scene.
+    result = subprocess.run([str(cli), "demo", "--out", str(out), "--episodes", "2", "--camera", "320x200",
+                             "--wm-seeds", "2", "--wm-steps", "4", "--wm-heldout", "1"],
+                            env=ros_env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for where in ("modality.json", "episodes", "dataset", "wm_clips"):
         assert str(out / where) in result.stdout or str((out / where).resolve()) in result.stdout, where
@@ -40,6 +43,7 @@ def test_demo_runs_the_loop_and_says_where_everything_is(cli: Path, ros_env: dic
     assert converted == 2 and {c["instruction"] for c in collected} <= tasks
     rows = list(csv.DictReader((out / "wm_clips" / "metadata.csv").open()))
     assert len(rows) == converted - result.stdout.count("clip of episode")
+    check_world_model(out, result.stdout)
 
 
 def still_at_first(bag: Path, seconds: float) -> float:
@@ -56,3 +60,22 @@ def still_at_first(bag: Path, seconds: float) -> float:
     t = np.array([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in msgs])
     first = np.array([m.position for m in msgs])[t - t[0] < seconds][:, keep]
     return float(np.abs(first - first[0]).max())
+
+
+def check_world_model(out: Path, stdout: str) -> None:
+    """Every world-model artifact exists and the printed measurements are finite numbers."""
+    wm = out / "world_model"
+    run = json.loads((wm / "run" / "run.json").read_text())
+    assert run["finished"] and run["steps_done"] == 4 and (wm / "run" / "loss.png").stat().st_size > 0
+    dreams = sorted((wm / "dreams").glob("*.mp4"))
+    assert len(dreams) == 2 * 4 and all(d.with_suffix(".json").is_file() for d in dreams)  # 2 episodes x 4 tasks
+    sidecars = [json.loads(d.with_suffix(".json").read_text()) for d in dreams]
+    assert any("blue cube" in s["instruction"] for s in sidecars)  # tasks the demo recorded no episode of
+    scores = json.loads((wm / "dreams" / "bench_sim" / "scores.json").read_text())
+    assert scores["count"] == 8 and all(0.0 <= v <= 1.0 for v in scores["means"].values())
+    for group in ("tasks_with_demos", "tasks_without_demos"):
+        quality = json.loads((wm / f"dreams_heldout_{group}" / "quality.json").read_text())
+        methods = {m["method"]: m for m in quality["methods"]}
+        assert {"model", "copy_first_frame", "mean_training_motion", "nearest_training_clip"} <= set(methods)
+        assert all(math.isfinite(m["psnr"]) and m["videos"] == 2 for m in methods.values()), methods
+    assert "tasks without demos" in stdout and "copy_first_frame" in stdout

@@ -3,7 +3,9 @@
 Each step says what it did and where its output is: the embodiment spec; a bring-up check of a
 real ROS 2 graph over Fast DDS; episodes recorded by the collect stack (simulated GR1, scripted
 teleop, safety monitor, recorder) under a scripted operator; their conversion to a validated
-GR00T-LeRobot dataset and world-model clips. Later stages append their steps.
+GR00T-LeRobot dataset and world-model clips; the world model trained on sim clips of the recorded
+tasks, its dreams (tasks without demos too) judged and measured against held-out scenes. Later
+stages append their steps.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 from dreamgen_core.atomic import write_text_atomic
 from dreamgen_core.bag import read_info
+from dreamgen_core.cli.demo_world_model import add_arguments as add_world_model_arguments
+from dreamgen_core.cli.demo_world_model import run_world_model
 from dreamgen_core.cli.embodiment_cmd import render
 from dreamgen_core.convert import ConvertConfig, convert_bags
 from dreamgen_core.dataset import ClipConfig, export_clips, validate
@@ -33,12 +37,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--embodiment", default="gr1", help="spec name or YAML path (default: gr1)")
     parser.add_argument("--out", type=Path, default=Path("demo_output"), help="output directory (default: demo_output)")
     parser.add_argument("--check-seconds", type=float, default=3.0, help="how long to check the joint stream")
-    parser.add_argument("--episodes", type=int, default=2,
-                        help="episodes to record in simulation, one task after another (default: 2)")
+    parser.add_argument("--episodes", type=int, default=3,
+                        help="episodes to record in simulation, one task after another (default: 3 of the 4 tasks: "
+                             "the fourth has no demos and is only dreamed)")
     parser.add_argument("--camera", default="640x400", help="simulated head camera WxH (default: 640x400)")
     parser.add_argument("--robot", default="", choices=["", "grx"],
                         help="grx: the sim serves Fourier's GRX protocol on 127.0.0.1:7447 and gr1_driver bridges "
                              "it, the real GR1's path (default: the sim's own ROS interface)")
+    add_world_model_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -61,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     episodes = collect(args)
     if not episodes or not convert(args, spec, episodes):
+        return 1
+    recorded = [str(read_info(bag).custom_data.get("instruction")) for bag in episodes]
+    if not run_world_model(args, args.out / "dataset", recorded, step):
         return 1
 
     print(f"\ndemo finished in {time.monotonic() - started:.1f} s; outputs in {args.out.resolve()}")

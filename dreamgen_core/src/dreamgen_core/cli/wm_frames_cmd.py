@@ -7,7 +7,8 @@ from pathlib import Path
 
 from dreamgen_core.cli.dataset_cmd import parse_size
 from dreamgen_core.dataset import ClipConfig
-from dreamgen_core.worldmodel.frames import PROMPTS_FILE, extract_frames
+from dreamgen_core.worldmodel.frames import extract_frames
+from dreamgen_core.worldmodel.prompts import PROMPTS_FILE
 
 EPILOG = f"""\
 examples:

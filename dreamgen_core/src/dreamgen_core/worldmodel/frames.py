@@ -22,9 +22,7 @@ from dreamgen_core.dataset import layout as L
 from dreamgen_core.dataset.clips import ClipConfig, Framing, instruction_index, source_framing
 from dreamgen_core.dataset.validate import validate
 from dreamgen_core.video import iter_frames
-from dreamgen_core.worldmodel.prompts import Prompt, write_prompts
-
-PROMPTS_FILE = "prompts.jsonl"
+from dreamgen_core.worldmodel.prompts import PROMPTS_FILE, Prompt, write_prompts
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from dreamgen_core.worldmodel.errors import WorldModelError
 REQUIRED = ("image", "instruction", "seed")
 OPTIONAL = ("negative_prompt", "steps", "guidance")
 SUFFIXES = (".jsonl", ".csv")
+PROMPTS_FILE = "prompts.jsonl"  # the name `wm frames` and `wm sim-clips` give the prompt file they write
 _SHOWN_PROBLEMS = 20
 
 

@@ -50,11 +50,10 @@ from dreamgen_core.sim.robot import HeadCamera, SimRobot
 from dreamgen_core.sim.task import TASKS, Task
 from dreamgen_core.video import EncoderConfig, VideoWriter
 from dreamgen_core.worldmodel.errors import WorldModelError
-from dreamgen_core.worldmodel.prompts import Prompt, write_prompts
+from dreamgen_core.worldmodel.prompts import PROMPTS_FILE, Prompt, write_prompts
 
 CLIP_FPS = 16.0
 FIRST_FRAMES = "first_frames"
-PROMPTS = "prompts.jsonl"
 SUPERSAMPLE = 2    # render at this multiple of the clip's crop, then downscale (antialiasing)
 SETTLE_S = 0.5     # filmed after the expert's last waypoint: the scene at rest ends every clip
 MAX_EPISODE_S = 60.0  # the expert's plans last 6-9 s; a longer episode is a bug, not a clip
@@ -162,7 +161,7 @@ def make_sim_clips(out: Path, config: SimClipConfig, progress: bool = True) -> S
         if not report.written:
             raise WorldModelError(f"{out}: the expert failed all {len(jobs)} episodes; nothing to write")
         _write_index(build, report)
-        write_prompts(build / PROMPTS, [Prompt(i + 1, build / FIRST_FRAMES / f"{e.name}.png", e.instruction, e.seed)
+        write_prompts(build / PROMPTS_FILE, [Prompt(i + 1, build / FIRST_FRAMES / f"{e.name}.png", e.instruction, e.seed)
                                         for i, e in enumerate(report.written)])
         _write_provenance(build, config, report)
     return report
