@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     outcome = train(args.clips, args.recipe, args.out, base=args.base, steps=args.steps, device=args.device,
                     cache=args.cache)
     meta, out = outcome.meta, args.out
+    if not outcome.main_process:
+        return 0
     for name, why in outcome.skipped:
         print(f"skipped clip {name}: {why}")
     if outcome.resumed_from == meta.steps_done:

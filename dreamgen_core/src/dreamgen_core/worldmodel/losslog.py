@@ -3,7 +3,7 @@
 Rows are appended as steps finish, so a killed run keeps its log up to the kill. A resumed run
 redoes the steps after its checkpoint, so on opening the log keeps only rows up to that step (and
 drops a half-written last line), rewritten atomically: the log always agrees with the weights.
-`seconds` is training time so far, summed over resumes.
+`seconds` is the time spent in training steps so far (checkpoint writes left out), summed over resumes.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@
     RUN/recipe.yaml     the recipe as used (resume and dreaming read this copy, not the original)
     RUN/base/           the random-weight base pipeline of a tiny model (diffusers format); a real
                         base stays where the user keeps it and is referenced by path + fingerprint
+    RUN/cache/          encoded clips under their content key (cache.py; `--cache` puts them elsewhere)
     RUN/checkpoints/step_NNNNNN/   trainable weights, optimiser state, loop state (train.py)
     RUN/lora/pytorch_lora_weights.safetensors   the LoRA in diffusers' format (LoRA mode)
     RUN/transformer/    the fine-tuned denoiser, diffusers `save_pretrained` layout (full mode)
@@ -68,11 +69,12 @@ def file_sha256(path: Path) -> str:
 
 
 def weights_sha256(path: Path) -> str:
-    """sha256 of a weights file, or of a directory's files (each file's path and sha256, in order)."""
+    """sha256 of a weights file, or of a directory's safetensors files (each one's path and sha256, in order).
+    Configs are left out: diffusers writes where a model was loaded from into them."""
     if path.is_file():
         return file_sha256(path)
     digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+    for file in sorted(path.rglob("*.safetensors")):
         digest.update(f"{file.relative_to(path).as_posix()}\0{file_sha256(file)}\n".encode())
     return digest.hexdigest()
 

@@ -29,8 +29,11 @@ models), on CPU everything is fp32. Several GPUs:
     accelerate launch --multi_gpu --num_processes 8 -m dreamgen_core.cli.main wm train CLIPS \\
         --recipe wan2.1-i2v --base /models/Wan2.1-I2V-14B-480P-Diffusers --out RUN
 
+(`torchrun --nproc_per_node 2 -m dreamgen_core.cli.main wm train ... --device cpu` runs two CPU
+processes over gloo, which is how this was checked here; `accelerate launch --cpu` starts only one.)
 Each process takes its own share of every batch (train.batch_size must divide by the process
-count), gradients are averaged across processes before clipping, and only the main process writes.
+count) with noise of its own (seeded by its rank too), gradients are averaged across processes
+before clipping, and only the main process writes.
 That is plain data parallelism: each GPU holds the whole model, which suffices for LoRA on a 14B
 model in bf16 with gradient checkpointing. Sharding a full fine-tune across GPUs (FSDP, via
 `accelerate config` → FSDP) is not wired into this loop yet.
@@ -96,6 +99,7 @@ class TrainOutcome:
     skipped: list[tuple[str, str]]
     resumed_from: int        # 0: a fresh start
     clips_used: int
+    main_process: bool       # under `accelerate launch`, only the main process reports
 
 
 def train(clips: Path, recipe: str | Path, out: Path, *, base: Path | None = None, steps: int | None = None,
@@ -110,7 +114,8 @@ def train(clips: Path, recipe: str | Path, out: Path, *, base: Path | None = Non
         backend: WorldModelBackend = BACKENDS.load(spec.backend, spec.source, "backend")(spec, str(accelerator.device))
         meta = _start(backend, spec, str(recipe), run, base, clips, previous, accelerator)
         if previous is not None and previous.finished and previous.steps_done == spec.train.steps:
-            return TrainOutcome(previous, clip_set.skipped, previous.steps_done, len(clip_set.entries))
+            return TrainOutcome(previous, clip_set.skipped, previous.steps_done, len(clip_set.entries),
+                                accelerator.is_main_process)
         if accelerator.is_main_process:
             write_text_atomic(run / RECIPE_COPY, _recipe_yaml(spec))
             meta.write(run)
@@ -122,7 +127,7 @@ def train(clips: Path, recipe: str | Path, out: Path, *, base: Path | None = Non
         log = LossLog(run / LOSS_CSV, start, writer=accelerator.is_main_process)
         _loop(backend, spec, run, data, params, optimizer, accelerator, meta, log, start, elapsed)
         meta = _finish(backend, spec, run, meta, accelerator)
-    return TrainOutcome(meta, clip_set.skipped, start, len(clip_set.entries))
+    return TrainOutcome(meta, clip_set.skipped, start, len(clip_set.entries), accelerator.is_main_process)
 
 
 def _with_steps(recipe: Recipe, steps: int | None) -> Recipe:
