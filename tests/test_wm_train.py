@@ -132,7 +132,9 @@ def test_kill_and_resume_ends_bit_identical_to_an_uninterrupted_run(clips: Path,
     assert not killed.finished and killed.steps_done < 8, "the run finished before it could be killed"
 
     assert main(command[1:]) == 0  # the same command again (in this process: torch is imported already)
-    resumed_at = int(capsys.readouterr().out.split("resumed at step ")[1].split(",")[0])
+    printed = capsys.readouterr().out
+    assert "skipped clip episode_000002: 4 frames, fewer than the 5 that 3 frames 2 apart span\n" in printed
+    resumed_at = int(printed.split("resumed at step ")[1].split(",")[0])
     assert 2 <= resumed_at < 8
     expected, got = full_weights(reference), full_weights(run)
     assert expected.keys() == got.keys()
@@ -154,11 +156,15 @@ def test_outputs_agree_on_the_step_count_and_a_longer_run_extends_it(clips: Path
     cached = sorted((run / "cache").iterdir())
     assert len(cached) == 4 and outcome.skipped[0][0] == "episode_000002"
     stamps = [p.stat().st_mtime_ns for p in cached]
+    encoded = {k: v.clone() for k, v in load_file(cached[0]).items()}  # load_file maps the file: copy before damaging it
+    cached[0].write_bytes(b"not safetensors")  # a damaged entry is encoded again, the others are read back
 
     again = train(clips, recipe, run, steps=5, device="cpu")  # extends from the step-3 checkpoint
     assert again.resumed_from == 3 and RunMeta.read(run).steps_done == 5
     assert [r[0] for r in read_loss_csv(run / "loss.csv")] == [1, 2, 3, 4, 5]
-    assert [p.stat().st_mtime_ns for p in cached] == stamps  # encoded once, read back
+    assert [p.stat().st_mtime_ns for p in cached[1:]] == stamps[1:]
+    reencoded = load_file(cached[0])
+    assert encoded.keys() == reencoded.keys() and all(torch.equal(v, reencoded[k]) for k, v in encoded.items())
     with pytest.raises(ResumeMismatch, match="more than the 4 asked for"):
         train(clips, recipe, run, steps=4, device="cpu")
 

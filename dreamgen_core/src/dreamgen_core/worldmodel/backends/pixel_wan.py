@@ -34,6 +34,7 @@ from torch import nn
 
 from dreamgen_core.config import ConfigError
 from dreamgen_core.worldmodel.backend import Clip, Objective, WorldModelBackend
+from dreamgen_core.worldmodel.backends import lora_files
 from dreamgen_core.worldmodel.clipset import to_geometry
 from dreamgen_core.worldmodel.errors import WorldModelError
 
@@ -171,21 +172,14 @@ class PixelWan(WorldModelBackend):
 
     def save_lora(self, out: Path) -> Path:
         from diffusers import WanPipeline
-        from peft.utils import get_peft_model_state_dict
 
-        layers = get_peft_model_state_dict(self.transformer)
-        metadata = self.transformer.peft_config["default"].to_dict()
-        WanPipeline.save_lora_weights(out, transformer_lora_layers=layers, transformer_lora_adapter_metadata=metadata)
+        path = lora_files.save_lora(WanPipeline, self.transformer, out)
         _save_text(self.text, out / TEXT_DIR)  # trained in full beside the LoRA: it is ours, not a pretrained one
-        return out / "pytorch_lora_weights.safetensors"
+        return path
 
     def load_lora(self, path: Path) -> None:
-        keys = [k for k in load_file(path) if "lora_" in k]
-        self.transformer.load_lora_adapter(str(path), prefix="transformer", adapter_name="default")
-        loaded = [n for n, _ in self.transformer.named_parameters() if "lora_" in n]
-        if not keys or len(loaded) != len(keys):
-            raise WorldModelError(f"{path}: {len(keys)} LoRA tensors in the file, {len(loaded)} loaded into pixel-wan's "
-                                  "transformer: the file does not match this model")
+        lora_files.load_lora_checked(self.transformer, path, lambda file, name: self.transformer.load_lora_adapter(
+            file, prefix="transformer", adapter_name=name))
         self.text.load_state_dict(_load_text(path.parent / TEXT_DIR).state_dict(), strict=True)
 
     @torch.no_grad()
