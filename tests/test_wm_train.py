@@ -199,6 +199,9 @@ def test_no_usable_clip_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["wm", "train", str(tmp_path), "--recipe", str(recipe), "--out", str(tmp_path / "run2")]) == 2
     assert capsys.readouterr().err.strip() == (f"dreamgen: error: {tmp_path}: not a clip set (no metadata.csv); "
                                                "make one with `dreamgen dataset export-clips`")
+    assert main(["wm", "train", str(short), "--recipe", str(recipe), "--out", str(tmp_path / "run2"), "--threads", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "dreamgen: error: --threads 0: must be at least 1"
+    assert not (tmp_path / "run2").exists()
 
 
 def test_lora_mode_trains_only_the_adapter_and_loads_back(clips: Path, tmp_path: Path) -> None:

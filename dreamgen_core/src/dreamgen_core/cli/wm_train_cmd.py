@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dreamgen_core.worldmodel.errors import WorldModelError
 from dreamgen_core.worldmodel.recipe import recipe_names
 
 EPILOG = """\
@@ -40,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's train.steps)")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available, else cpu")
     p.add_argument("--cache", type=Path, default=None, help="encoded-clip cache directory (default: RUN/cache)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads of torch (default: one per core). On a machine other jobs keep busy, 1 can be "
+                        "several times faster: each parallel step waits for its slowest thread")
     p.set_defaults(run=run)
 
 
@@ -47,6 +51,12 @@ def run(args: argparse.Namespace) -> int:
     from dreamgen_core.worldmodel.run import FULL_DIR, LORA_FILE
     from dreamgen_core.worldmodel.train import LOSS_CSV, LOSS_PNG, train
 
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            raise WorldModelError(f"--threads {args.threads}: must be at least 1")
+        torch.set_num_threads(args.threads)
     outcome = train(args.clips, args.recipe, args.out, base=args.base, steps=args.steps, device=args.device,
                     cache=args.cache)
     meta, out = outcome.meta, args.out
