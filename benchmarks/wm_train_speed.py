@@ -7,7 +7,10 @@ for the recipe's 9 frames 0.8 s apart), in one process:
             tqdm and the loss.csv row (checkpoint writes are not in it; the whole call's time is
             printed beside it)                                                             -> steps/s
   bare T=17 the same bare step with 17 frames (CPU_WORLD_MODEL.md's other setting)       -> steps/s
-and prints loop/bare (what the loop costs) and T=9/T=17. Encoding the clips (a one-off, cached)
+  bare 1 thread  the T=9 bare step with torch.set_num_threads(1) (`wm train --threads 1`) -> steps/s
+and prints loop/bare (what the loop costs), T=9/T=17 and 1 thread/default threads (above 1 when other
+jobs keep the cores busy: each parallel step waits for its slowest thread). Print the load average
+beside the numbers: on a shared machine they move with it. Encoding the clips (a one-off, cached)
 and the model build are outside every timing.
 
     .venv/bin/python benchmarks/wm_train_speed.py [--steps 40] [--checkpoint-every 20] [--clips 16]
@@ -16,6 +19,7 @@ and the model build are outside every timing.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from dataclasses import replace
@@ -76,11 +80,16 @@ def main() -> None:
     args = parser.parse_args()
     recipe = load_recipe("sim-tiny")
     long = replace(recipe, video=replace(recipe.video, num_frames=17, frame_stride=6))
-    print(f"threads {torch.get_num_threads()}, batch {recipe.train.batch_size}, {args.steps} timed steps")
+    threads = torch.get_num_threads()
+    print(f"threads {threads}, batch {recipe.train.batch_size}, {args.steps} timed steps, "
+          f"load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
         clips = synthetic_clips(Path(tmp) / "clips", args.clips, max(frames_needed(recipe.video), frames_needed(long.video)))
         bare = bare_steps_per_s(recipe, clips, args.steps)
         bare17 = bare_steps_per_s(long, clips, args.steps)
+        torch.set_num_threads(1)
+        single = bare_steps_per_s(recipe, clips, args.steps)
+        torch.set_num_threads(threads)
         recipe_file = Path(tmp) / "sim-tiny-bench.yaml"
         recipe_file.write_text((Path(__file__).parents[1] / "dreamgen_core/src/dreamgen_core/worldmodel/recipes"
                                 / "sim-tiny.yaml").read_text().replace("checkpoint_every: 50",
@@ -94,6 +103,8 @@ def main() -> None:
     print(f"loop  T=9 : {loop:6.2f} steps/s (checkpoint every {args.checkpoint_every}; whole call incl. build, "
           f"encoding and saving: {total:.1f} s)   loop/bare {loop / bare:.2f}")
     print(f"bare  T=17: {bare17:6.2f} steps/s   T=9/T=17 {bare / bare17:.2f}")
+    print(f"bare  T=9, 1 thread: {single:6.2f} steps/s   1 thread/{threads} threads {single / bare:.2f}   "
+          f"(load average now {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":
