@@ -30,7 +30,7 @@ from dreamgen_core.sim.robot import HOME
 SPEC = load_embodiment("gr1")
 ELBOW, INDEX = "left_elbow_pitch_joint", "L_index_proximal_joint"
 OFFSETS = {ELBOW: 0.05, "waist_yaw_joint": -0.02}
-pytestmark = [pytest.mark.ros, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.ros, pytest.mark.timeout(180, method="thread")]
 
 
 class Teleop:

@@ -31,7 +31,8 @@ from dreamgen_core.drivers.zenoh_config import loopback_problems
 from dreamgen_core.embodiment import load_embodiment
 from dreamgen_core.sim.robot import HOME, SimRobot
 
-pytestmark = pytest.mark.timeout(90)  # a wedged Zenoh session fails the test, never the run
+# A wedged Zenoh session holds the GIL, so the timeout must come from a thread (not SIGALRM).
+pytestmark = pytest.mark.timeout(90, method="thread")
 SPEC = load_embodiment("gr1")
 ORDER = SPEC.drivers["body"].joint_order
 OFFSETS = JointOffsets("gr1", "measured", "test", {"left_elbow_pitch_joint": 0.05, "waist_yaw_joint": -0.02,
@@ -100,6 +101,9 @@ def bench() -> Iterator[Bench]:
                                                            reconnect_after_s=2.0), log=log.append)
     bench.driver.start()
     yield bench
+    # Quiet first: zenoh-python 0.11 can hang dropping a subscriber while samples arrive for it.
+    bench.stop.set()
+    time.sleep(0.1)
     bench.driver.close()
     bench.stop_standin()
 

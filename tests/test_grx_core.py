@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,9 @@ from dreamgen_core.drivers.hands import HandUnits
 from dreamgen_core.drivers.link import LinkMonitor
 from dreamgen_core.drivers.zenoh_config import loopback_problems, server_config
 from dreamgen_core.embodiment import load_embodiment
+from dreamgen_core.stack import argument_overrides, load_stack, plan
 
+REPO = Path(__file__).resolve().parents[1]
 SPEC = load_embodiment("gr1")
 OFFSETS = JointOffsets("gr1", "measured", "test", {"left_elbow_pitch_joint": 0.05, "waist_yaw_joint": -0.02})
 
@@ -96,3 +99,19 @@ def test_loopback_check_flags_scouting_and_outside_endpoints() -> None:
 def test_unknown_hand_adapter_is_a_config_error_listing_the_known() -> None:
     with pytest.raises(ConfigError, match="gr1_driver: hands: 'inspire'.*fourier_dhx, standin"):
         Gr1GrxDriver(SPEC, OFFSETS, GrxSettings(hands="inspire"))
+
+
+def test_collect_stack_plans_the_bridge_only_for_robot_grx() -> None:
+    stack = load_stack(REPO / "ros2_ws" / "src" / "dreamgen" / "config" / "collect.yaml")
+    share = Path("/share")
+    default = {n.name: n.parameters for n in plan(stack, sim=True, embodiment="gr1", share_dir=share)}
+    assert "gr1_driver" not in default and "joint_interface" not in default["sim_robot"]
+    grx_sim = {n.name: n.parameters for n in plan(stack, sim=True, embodiment="gr1", share_dir=share, robot="grx",
+                                                   overrides=argument_overrides(stack, {"robot_ip": "127.0.0.9"}))}
+    assert grx_sim["sim_robot"]["joint_interface"] == "grx" and grx_sim["sim_robot"]["grx_address"] == "127.0.0.9"
+    assert grx_sim["gr1_driver"]["server_ip"] == "127.0.0.9" and grx_sim["gr1_driver"]["use_sim_time"] is True
+    assert grx_sim["gr1_driver"]["offsets_file"] == "/share/calibration/gr1_joint_offsets.yaml"
+    real = [n.name for n in plan(stack, sim=False, embodiment="gr1", share_dir=share, robot="grx")]
+    assert real == ["gr1_driver", "safety_monitor", "episode_recorder"]
+    with pytest.raises(KeyError, match=r"no robot interface 'ur'; known: \['grx'\]"):
+        plan(stack, sim=False, embodiment="gr1", share_dir=share, robot="ur")

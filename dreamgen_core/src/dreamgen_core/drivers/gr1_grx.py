@@ -66,6 +66,9 @@ class Gr1GrxDriver:
         self._log = log
         self._connect = connect
         self._lock = threading.Lock()
+        # Held around every query and around closing a client: a client closed while one of its
+        # queries waits leaves that query waiting forever (zenoh 0.11 never ends its reply stream).
+        self._query_lock = threading.RLock()
         self._client: Any = None
         self._hands: Hands | None = None
         self._last_sample: Any = None
@@ -114,7 +117,8 @@ class Gr1GrxDriver:
             hands.command(targets)
 
     def set_enable(self, enable: bool) -> None:
-        self._require_client().set_enable(enable)
+        with self._query_lock:
+            self._require_client().set_enable(enable)
 
     def set_gains(self, kp: Mapping[str, float], kd: Mapping[str, float]) -> Any:
         """Gains by joint name (the server's units), every body joint; returns the server's reply."""
@@ -123,8 +127,8 @@ class Gr1GrxDriver:
             missing = [n for n in order if n not in table]
             if missing:
                 raise DriverError(f"gains {name} misses joints {missing}")
-        client = self._require_client()
-        return client.set_gains(np.array([kp[n] for n in order]), np.array([kd[n] for n in order]))
+        with self._query_lock:
+            return self._require_client().set_gains(np.array([kp[n] for n in order]), np.array([kd[n] for n in order]))
 
     def status(self) -> dict[str, str]:
         age = self.monitor.age(time.monotonic())
@@ -137,7 +141,7 @@ class Gr1GrxDriver:
     def close(self) -> None:
         self._stop.set()
         if self._worker.is_alive():
-            self._worker.join(timeout=5.0)
+            self._worker.join()  # its query ends within the client's 1 s timeout; then nothing else queries
         self._replace(None)
 
     # --- connection upkeep (worker thread) -------------------------------------------------------
@@ -170,7 +174,8 @@ class Gr1GrxDriver:
                     self._server_answers = False
             else:
                 try:
-                    client.liveness_check()
+                    with self._query_lock:
+                        client.liveness_check()
                     self._server_answers = True
                 except FourierConnectionError:
                     self._server_answers = False
@@ -182,10 +187,11 @@ class Gr1GrxDriver:
             old, old_hands = self._client, self._hands
             self._client, self._hands = client, hands
             self._last_sample = None
-        if old_hands is not None:
-            old_hands.close()
-        if old is not None:
-            old.close()
+        with self._query_lock:
+            if old_hands is not None:
+                old_hands.close()
+            if old is not None:
+                old.close()
 
     def _open_hands(self, client: Any) -> Hands | None:
         if self.settings.hands == HANDS_NONE:
