@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from dreamgen_core.atomic import AtomicDir, write_text_atomic
 from dreamgen_core.dataset import layout as L
-from dreamgen_core.dataset.validate import validate
+from dreamgen_core.dataset.validate import require_valid
 from dreamgen_core.video import EncoderConfig, VideoWriter, iter_frames, resize
 from dreamgen_core.video.codec import frame_rate
 
@@ -98,10 +98,7 @@ def resample_indices(length: int, fps_in: float, fps_out: float) -> np.ndarray:
 def export_clips(dataset: Path, out: Path, config: ClipConfig = ClipConfig()) -> ClipReport:
     """Write the clips of every long-enough episode of a valid dataset to `out` (which must not exist)."""
     dataset, out = Path(dataset), Path(out)
-    problems = validate(dataset)
-    if problems:
-        raise L.DatasetError(f"{dataset}: invalid dataset ({len(problems)} violations, first: {problems[0]}); "
-                             "run `dreamgen validate` on it")
+    require_valid(dataset)
     info = L.read_json(dataset / "meta" / "info.json")
     key, frame = source_framing(dataset, info, config)
     tasks = [row["task"] for row in L.read_jsonl(dataset / "meta" / "tasks.jsonl")]

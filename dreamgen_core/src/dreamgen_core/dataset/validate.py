@@ -45,6 +45,14 @@ def validate(root: Path) -> list[str]:
         return [f"meta: malformed metadata: {type(exc).__name__}: {exc}"]
 
 
+def require_valid(root: Path) -> None:
+    """Raise a DatasetError naming the first violation unless `root` is a valid dataset."""
+    problems = validate(root)
+    if problems:
+        raise L.DatasetError(f"{root}: invalid dataset ({len(problems)} violations, first: {problems[0]}); "
+                             "run `dreamgen validate` on it")
+
+
 def _check(root: Path, meta: dict[str, Any]) -> Iterator[str]:
     info = meta["info"]
     yield from _check_info(info)

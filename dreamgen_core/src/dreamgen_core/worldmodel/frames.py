@@ -20,7 +20,7 @@ import numpy as np
 from dreamgen_core.atomic import AtomicDir, write_bytes_atomic
 from dreamgen_core.dataset import layout as L
 from dreamgen_core.dataset.clips import ClipConfig, Framing, instruction_index, source_framing
-from dreamgen_core.dataset.validate import validate
+from dreamgen_core.dataset.validate import require_valid
 from dreamgen_core.video import iter_frames
 from dreamgen_core.worldmodel.prompts import PROMPTS_FILE, Prompt, write_prompts
 
@@ -36,10 +36,7 @@ def extract_frames(dataset: Path, out: Path, config: ClipConfig,
                    episodes: Sequence[int] | None = None) -> FramesReport:
     """Write the first frame of each episode (all, or `episodes`) and a prompt file to `out`."""
     dataset, out = Path(dataset), Path(out)
-    problems = validate(dataset)
-    if problems:
-        raise L.DatasetError(f"{dataset}: invalid dataset ({len(problems)} violations, first: {problems[0]}); "
-                             "run `dreamgen validate` on it")
+    require_valid(dataset)
     info = L.read_json(dataset / "meta" / "info.json")
     key, frame = source_framing(dataset, info, config)
     tasks = [row["task"] for row in L.read_jsonl(dataset / "meta" / "tasks.jsonl")]
