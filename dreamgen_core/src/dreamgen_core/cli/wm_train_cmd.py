@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", required=True, metavar="NAME|FILE",
                    help=f"shipped recipe ({', '.join(recipe_names())}) or a YAML file")
     p.add_argument("--base", type=Path, default=None,
-                   help="diffusers model directory of the base model (default: the recipe's tiny random-weight model)")
+                   help="diffusers model directory of the base model (default: the recipe's tiny random-weight model, "
+                        "at the recipe's tiny.video geometry)")
     p.add_argument("--out", type=Path, required=True, help="run directory (created, or resumed when it exists)")
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's train.steps)")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available, else cpu")

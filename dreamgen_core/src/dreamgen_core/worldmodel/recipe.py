@@ -9,7 +9,7 @@ dreamgen; `--recipe FILE` reads a user's file. Limits across fields are checked 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -124,3 +124,17 @@ def check(recipe: Recipe) -> None:
     if t.checkpoint_every > t.steps:
         raise ConfigError(src, "train.checkpoint_every", t.checkpoint_every,
                           f"is more than train.steps {t.steps}: the run would never checkpoint before its end")
+
+
+def for_tiny_model(recipe: Recipe) -> Recipe:
+    """The recipe a random-weight model (no `--base`) trains and dreams with: `tiny.video` replaces the
+    geometry, because a real model's 81 frames at 480p through a toy model would take hours on a CPU
+    and teach nothing."""
+    video = recipe.tiny.get("video")
+    if not video:
+        return recipe
+    if not isinstance(video, dict):
+        raise ConfigError(recipe.source, "tiny.video", video, "must be a mapping of video keys")
+    tiny = replace(recipe, video=build(VideoConfig, {**asdict(recipe.video), **video}, recipe.source, "tiny.video"))
+    check(tiny)
+    return tiny

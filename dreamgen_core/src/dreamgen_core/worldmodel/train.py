@@ -65,7 +65,7 @@ from dreamgen_core.worldmodel.cache import EncodedCache
 from dreamgen_core.worldmodel.clipset import ClipSet, content_key, load_clip, read_clipset
 from dreamgen_core.worldmodel.errors import ResumeMismatch, WorldModelError
 from dreamgen_core.worldmodel.losslog import LossLog
-from dreamgen_core.worldmodel.recipe import BACKENDS, Recipe, check, load_recipe
+from dreamgen_core.worldmodel.recipe import BACKENDS, Recipe, check, for_tiny_model, load_recipe
 from dreamgen_core.worldmodel.run import (
     FULL_DIR,
     LORA_FILE,
@@ -107,6 +107,8 @@ def train(clips: Path, recipe: str | Path, out: Path, *, base: Path | None = Non
     """Train (or resume, or extend) the run `out` on the clip set `clips`; see the module doc."""
     clips, run = Path(clips), Path(out)
     spec = _with_steps(load_recipe(recipe), steps)
+    if base is None:
+        spec = for_tiny_model(spec)
     accelerator = _accelerator(spec, device)
     clip_set = read_clipset(clips, spec)
     with _run_lock(run, accelerator.is_main_process):
@@ -272,8 +274,13 @@ def _trainable(backend: WorldModelBackend, recipe: Recipe) -> dict[str, torch.nn
         torch.manual_seed(recipe.train.seed)  # LoRA A matrices start random: the same in every run
         lora = recipe.lora
         denoiser.add_adapter(LoraConfig(  # type: ignore[operator]
-            r=lora.rank, lora_alpha=lora.alpha,  # type: ignore[arg-type]  # peft says int; alpha/rank is a float ratio lora_dropout=lora.dropout, init_lora_weights=True,
+            r=lora.rank, lora_alpha=lora.alpha,  # type: ignore[arg-type]  # peft says int; alpha/rank is a float ratio
+            lora_dropout=lora.dropout, init_lora_weights=True,
             target_modules=list(lora.target_modules or backend.default_lora_targets)))
+        # On a bf16 base peft creates the adapter in bf16, where lr-1e-4 updates round away: train it in fp32.
+        from diffusers.training_utils import cast_training_params
+
+        cast_training_params(denoiser, dtype=torch.float32)
     else:
         denoiser.requires_grad_(True)
     denoiser.train()
