@@ -44,6 +44,10 @@ class Teleop:
         self.executor.add_node(self.node)
         self.states: list[tuple[float, JointState]] = []
         self.driver_status: list[DiagnosticStatus] = []
+        self.monitor_status: list[DiagnosticStatus] = []
+        self.commands: list[tuple[float, JointState]] = []  # what the safety monitor sends the robot
+        self.node.create_subscription(JointState, SPEC.ros.robot_command.name,
+                                      lambda m: self.commands.append((time.monotonic(), m)), 50)
         self.node.create_subscription(JointState, SPEC.ros.joint_states.name,
                                       lambda m: self.states.append((time.monotonic(), m)), 50)
         self.node.create_subscription(DiagnosticArray, SPEC.ros.diagnostics.name, self.on_diagnostics, 10)
@@ -51,6 +55,7 @@ class Teleop:
 
     def on_diagnostics(self, msg: DiagnosticArray) -> None:
         self.driver_status += [s for s in msg.status if s.name == "dreamgen/gr1_driver"]
+        self.monitor_status += [s for s in msg.status if s.name == "dreamgen/safety_monitor"]
 
     def latest(self) -> dict[str, float]:
         return dict(zip(self.states[-1][1].name, self.states[-1][1].position)) if self.states else {}
@@ -126,11 +131,17 @@ def test_bridge_states_commands_lost_link_and_reconnect(ros_env: dict[str, str],
             teleop.spin(1.5)
             assert teleop.driver_status and teleop.driver_status[-1].level == DiagnosticStatus.OK
 
-            # The stand-in dies: joint states stop at once, the driver says so, and it reconnects.
+            # The stand-in dies: joint states stop at once, the driver says so, the monitor holds its last
+            # target whatever the teleop asks (a new elbow target now), and the driver reconnects.
+            held_elbow = dict(zip(teleop.commands[-1][1].name, teleop.commands[-1][1].position))[ELBOW]
             sim.process.kill()  # type: ignore[union-attr]
-            killed = time.time()  # the driver stamps joint states with its (system) clock when it publishes
+            killed, killed_mono = time.time(), time.monotonic()  # the driver stamps joint states with its system clock
             sim.wait(10)
+            target[ELBOW] = HOME[ELBOW] + 0.6
             teleop.spin(2.5, every=send)
+            late = [dict(zip(m.name, m.position))[ELBOW] for t, m in teleop.commands if t > killed_mono + 1.0]
+            assert late and all(e == pytest.approx(held_elbow, abs=1e-9) for e in late), (held_elbow, late[-5:])
+            assert teleop.monitor_status[-1].message == "holding (stale_joint_states)", teleop.monitor_status[-1]
             stamp = teleop.states[-1][1].header.stamp
             last = stamp.sec + stamp.nanosec * 1e-9
             assert last - killed < SPEC.safety.source_timeout_s, f"joint states went on {last - killed:.2f} s"
@@ -142,6 +153,9 @@ def test_bridge_states_commands_lost_link_and_reconnect(ros_env: dict[str, str],
             count = len(teleop.states)
             assert teleop.spin(60, until=lambda: len(teleop.states) > count + 50), f"no reconnect; logs in {log.name}"
             assert teleop.spin(5, until=lambda: teleop.driver_status[-1].level == DiagnosticStatus.OK)
+            # Joint states are back: the monitor passes the teleop's new target again.
+            assert teleop.spin(30, every=send, until=lambda: abs(teleop.latest()[ELBOW] - target[ELBOW]) < 0.05), \
+                f"the monitor did not release its hold: {teleop.monitor_status[-1].message}; logs in {log.name}"
     finally:
         teleop.close()
         sim.stop()

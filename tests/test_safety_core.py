@@ -182,6 +182,30 @@ def test_silence_holds_at_the_measured_pose_latched_until_commands_resume() -> N
     assert monitor.summary()["holds_sent"] == 2
 
 
+def test_stale_joint_states_hold_the_last_target_until_they_return() -> None:
+    monitor = SafetyMonitor(ENVELOPE, 0.25, stale_joint_states_s=0.1)
+    monitor.observe(0.0)
+    sent, _ = monitor.step({"a": 0.6}, MEASURED, 0.05)
+    assert sent == pytest.approx({"a": 0.6, "b": 1.0})
+    # No joint state since t=0: the old measured pose is not trusted, a new target is not passed.
+    held, events = monitor.step({"a": 0.9}, MEASURED, 0.15)
+    assert held == sent and [e.kind for e in events] == ["stale_joint_states"]
+    assert "no joint states for 0.150 s" in events[0].message
+    again, events = monitor.tick({"a": 0.2, "b": 1.0}, 0.20)
+    assert again == sent and events == [] and monitor.state == "holding (stale_joint_states)"
+    monitor.observe(0.21)  # the link is back: commands pass again, delta-limited from the hold
+    resumed, events = monitor.step({"a": 0.9}, MEASURED, 0.25)
+    assert resumed == pytest.approx({"a": 0.7, "b": 1.0}) and monitor.state == "passing"
+    assert [e.kind for e in events] == ["velocity_limit"]
+
+
+def test_before_the_first_joint_state_staleness_does_not_apply() -> None:
+    monitor = SafetyMonitor(ENVELOPE, 0.25, stale_joint_states_s=0.1)
+    safe, _ = monitor.step({"a": 0.6}, MEASURED, 5.0)  # never observed: the measured mapping decides
+    assert safe == pytest.approx({"a": 0.6, "b": 1.0})
+    assert SafetyMonitor.from_spec(load_embodiment("gr1")).joint_states.timeout_s == 0.2
+
+
 def test_without_a_measured_pose_nothing_is_sent() -> None:
     monitor = SafetyMonitor(ENVELOPE, 0.25)
     assert monitor.tick({}, 0.0) is None

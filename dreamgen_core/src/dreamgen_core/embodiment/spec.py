@@ -129,6 +129,9 @@ class Safety:
     # Command silence after which the safety monitor holds. Until then the robot still follows the
     # last command, so it is also the converter's default tolerance on the action's age.
     source_timeout_s: float
+    # Joint-state silence after which the measured pose is no longer trusted: the monitor holds its
+    # last sent target and passes no command until joint states return (a lost robot link).
+    stale_joint_states_s: float = 0.1
 
 
 @dataclass(frozen=True)

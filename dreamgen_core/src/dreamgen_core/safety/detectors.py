@@ -57,7 +57,8 @@ class VelocityLimitDetector:
 
 
 class SourceWatchdog:
-    """Detects a silent command source: no accepted command for `timeout_s` (or none yet)."""
+    """Detects a silent input: nothing fed for `timeout_s` (or nothing yet). The monitor keeps one for
+    the command source and one for the joint states."""
 
     def __init__(self, timeout_s: float) -> None:
         if not timeout_s > 0:

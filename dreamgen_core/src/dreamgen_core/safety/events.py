@@ -15,6 +15,7 @@ UNKNOWN_JOINT = "unknown_joint"
 MALFORMED = "malformed"
 SOURCE_SILENT = "source_silent"
 NO_MEASUREMENT = "no_measurement"
+STALE_JOINT_STATES = "stale_joint_states"
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from dreamgen_core.safety.events import (
     NO_MEASUREMENT,
     POSITION_LIMIT,
     SOURCE_SILENT,
+    STALE_JOINT_STATES,
     UNKNOWN_JOINT,
     VELOCITY_LIMIT,
     SafetyEvent,
@@ -43,6 +44,7 @@ from dreamgen_core.safety.strategies import Clamp, Hold, Strategy
 CLAMP_KINDS = (POSITION_LIMIT, VELOCITY_LIMIT)
 WAITING = "waiting for joint states"
 PASSING = "passing"
+HOLD_STALE = f"holding ({STALE_JOINT_STATES})"
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,13 @@ class Verdict(NamedTuple):
 
 
 class SafetyMonitor:
-    def __init__(self, envelope: Envelope, source_timeout_s: float, rules: list[Rule] | None = None) -> None:
+    def __init__(self, envelope: Envelope, source_timeout_s: float, rules: list[Rule] | None = None,
+                 stale_joint_states_s: float = 0.1) -> None:
         self.envelope = envelope
         self.source_timeout_s = source_timeout_s
         self.rules = default_rules() if rules is None else rules
         self.watchdog = SourceWatchdog(source_timeout_s)
+        self.joint_states = SourceWatchdog(stale_joint_states_s)  # armed by the first `observe`
         self.counts: Counter[str] = Counter()  # events by kind, for diagnostics
         self.state = WAITING
         self.sent = 0  # commands published
@@ -86,8 +90,12 @@ class SafetyMonitor:
 
     @classmethod
     def from_spec(cls, spec: Embodiment, rules: list[Rule] | None = None) -> SafetyMonitor:
-        """The monitor of an embodiment: its envelope and its `safety.source_timeout_s`."""
-        return cls(Envelope.from_spec(spec), spec.safety.source_timeout_s, rules)
+        """The monitor of an embodiment: its envelope, `safety.source_timeout_s` and `stale_joint_states_s`."""
+        return cls(Envelope.from_spec(spec), spec.safety.source_timeout_s, rules, spec.safety.stale_joint_states_s)
+
+    def observe(self, now_s: float) -> None:
+        """A joint state arrived now. Once fed, joint-state silence past the stale limit holds the robot."""
+        self.joint_states.feed(now_s)
 
     @property
     def holding(self) -> bool:
@@ -97,6 +105,9 @@ class SafetyMonitor:
         """Make a proposed command (any subset of joints, by name) safe to send."""
         events = [SafetyEvent(UNKNOWN_JOINT, name, f"{name}: not a joint of the envelope (dropped)")
                   for name in command if name not in self.envelope.joints]
+        if self._stale(now_s):
+            self.rejected += 1
+            return self._hold_last([*events, self._stale_event(now_s)], now_s)
         reference = self._reference(measured)
         if reference is None:
             self.rejected += 1
@@ -122,7 +133,10 @@ class SafetyMonitor:
                           f"holding ({MALFORMED})")
 
     def tick(self, measured: Mapping[str, float], now_s: float) -> Verdict | None:
-        """Call at the control rate: a hold while the source is silent, else None."""
+        """Call at the control rate: a hold while joint states are stale or the source is silent, else None."""
+        if self._stale(now_s):
+            events = [] if self.state == HOLD_STALE else [self._stale_event(now_s)]
+            return self._hold_last(events, now_s)
         if not self.watchdog.silent(now_s) or self._reference(measured) is None:
             return None
         since = "no command yet" if self.watchdog.last_s is None else \
@@ -142,6 +156,22 @@ class SafetyMonitor:
             return self._report(None, events)
         ctx = self._context(reference, measured, now_s)
         return self._report(self._send(dict(ctx.hold_pose), now_s, holding=state), events)
+
+    def _stale(self, now_s: float) -> bool:
+        return self.joint_states.last_s is not None and self.joint_states.silent(now_s)
+
+    def _stale_event(self, now_s: float) -> SafetyEvent:
+        last = self.joint_states.last_s
+        age = 0.0 if last is None else now_s - last
+        return SafetyEvent(STALE_JOINT_STATES, None, f"no joint states for {age:.3f} s (held at the last target; "
+                                                     "commands pass again when joint states return)")
+
+    def _hold_last(self, events: list[SafetyEvent], now_s: float) -> Verdict:
+        # The measured pose is old: hold what the robot was last told (the latched hold, else the last target).
+        pose = self._hold_pose or self._last_sent
+        if pose is None:
+            return self._report(None, events)
+        return self._report(self._send(dict(pose), now_s, holding=HOLD_STALE), events)
 
     def _reference(self, measured: Mapping[str, float]) -> dict[str, float] | None:
         """The last sent target, else the measured pose clipped into the envelope; None if unknown."""

@@ -46,6 +46,7 @@ class SafetyMonitorNode(DreamgenNode):
     def on_joint_state(self, msg: JointState) -> None:
         if len(msg.name) == len(msg.position):
             self.measured.update(zip(msg.name, msg.position))
+            self.monitor.observe(self.now_s())
 
     def on_command(self, msg: JointState) -> None:
         self.received += 1
