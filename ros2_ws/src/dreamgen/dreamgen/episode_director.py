@@ -33,6 +33,7 @@ from dreamgen_core.atomic import write_text_atomic
 from dreamgen_core.sim.task import TASKS, task_for
 
 SIM_NODE = "sim_robot"
+STARTUP_SETTLE_S = 3.0  # sim time before the first reset
 
 
 class EpisodeDirector(DreamgenNode):
@@ -86,6 +87,10 @@ class EpisodeDirector(DreamgenNode):
         instruction = self.instructions[index % len(self.instructions)]
         self.set_instruction(self.sim_params, instruction)
         seed_before = self.task.get("seed")
+        # Right after start-up the simulated arms are still settling from their initial state, and the
+        # joint states of that transient can reach a busy recorder after the reset: start no earlier.
+        self.wait_for(lambda: self.get_clock().now().nanoseconds * 1e-9 >= STARTUP_SETTLE_S,
+                      f"{STARTUP_SETTLE_S:g} s of sim time")
         self.call(self.reset, Trigger.Request())
         self.wait_for(lambda: self.task.get("seed") not in (None, seed_before), "a new task after /sim/reset")
         self.set_instruction(self.recorder_params, instruction)
