@@ -183,7 +183,7 @@ def record(rig: Rig, name: str, out: Path, seconds: float, success: bool = True)
     return wait_for(out / response.message), json.loads(stop.message), (t0, t1)
 
 
-def wait_receiving(rig: Rig, name: str, timeout: float = 20.0) -> None:
+def wait_receiving(rig: Rig, name: str, timeout: float = 40.0) -> None:
     """Until the recorder's status shows every fed topic arriving (discovery done on both sides)."""
     def fresh(age: float | None) -> bool:
         return age is not None and age < 0.5

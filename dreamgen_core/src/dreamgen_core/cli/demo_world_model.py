@@ -45,7 +45,7 @@ def run_world_model(args: argparse.Namespace, dataset: Path, recorded: Sequence[
                     step: Callable[[int, str], None]) -> bool:
     demo_tasks = sorted({task_for(i) for i in recorded}, key=TASKS.index)
     other_tasks = [t for t in TASKS if t not in demo_tasks]
-    root = args.out / "world_model"
+    root = (args.out / "world_model").resolve()  # absolute: prompt files name their images relative to themselves
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     recipe = load_recipe(RECIPE)
@@ -84,7 +84,7 @@ def _recorded_prompts(dataset: Path, out: Path, size: tuple[int, int]) -> Path:
     """`wm frames` of the recorded episodes, each first frame asked for every task of the family."""
     frames = extract_frames(dataset, out, ClipConfig(size_hw=size, allow_upscale=True))
     prompt_file = out / PROMPTS_FILE
-    rows = [replace(p, line=0, image=out / p.image, instruction=t.instruction) for p in frames.prompts for t in TASKS]
+    rows = [replace(p, line=0, instruction=t.instruction) for p in frames.prompts for t in TASKS]  # images beside the file
     write_prompts(prompt_file, rows)
     return prompt_file
 
