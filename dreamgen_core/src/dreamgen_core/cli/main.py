@@ -12,14 +12,25 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 from dreamgen_core.atomic import AtomicDirError
 from dreamgen_core.bag import BagError
-from dreamgen_core.cli import bag_cmd, calibrate_cmd, convert_cmd, dataset_cmd, demo_cmd, doctor_cmd, embodiment_cmd, wm_cmd
+from dreamgen_core.cli import (
+    bag_cmd,
+    calibrate_cmd,
+    convert_cmd,
+    dataset_cmd,
+    demo_cmd,
+    doctor_cmd,
+    embodiment_cmd,
+    idm_cmd,
+    wm_cmd,
+)
 from dreamgen_core.config import ConfigError
 from dreamgen_core.dataset import DatasetError
+from dreamgen_core.idm.errors import IdmError
 from dreamgen_core.worldmodel.errors import WorldModelError
 
 # Errors in what the user gave us (a file, a spec, a dataset, an output another run is building):
 # one line on stderr, exit 2.
-USER_ERRORS = (ConfigError, FileNotFoundError, BagError, DatasetError, AtomicDirError, WorldModelError)
+USER_ERRORS = (ConfigError, FileNotFoundError, BagError, DatasetError, AtomicDirError, WorldModelError, IdmError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd.register(commands)
     doctor_cmd.register(commands)
     wm_cmd.register(commands)
+    idm_cmd.register(commands)
     return parser
 
 
