@@ -91,6 +91,13 @@ step "dreamgen_core[$extras] (editable)"
 "${pip[@]}" install -c "$constraints" -e "$root/dreamgen_core${extras:+[$extras]}"
 # Packages we only read data from: their own runtime deps (pinocchio, ~400 MB) are never used.
 "${pip[@]}" install --no-deps -c "$constraints" -r "$tools/requirements-data.txt"
+if [[ ",$extras," == *",gpu,"* ]]; then
+  # onnxruntime (ml extra) and onnxruntime-gpu (gpu extra) install the same `onnxruntime` module, the
+  # last one over the other's files: keep only the GPU build (it runs the CPU provider too).
+  step "onnxruntime-gpu in place of onnxruntime"
+  "${pip[@]}" uninstall -y onnxruntime onnxruntime-gpu
+  "${pip[@]}" install --no-deps -c "$constraints" onnxruntime-gpu
+fi
 
 if [[ "$torch" == cpu || "$torch" == cuda ]]; then
   step "checking the torch build"
