@@ -11,6 +11,7 @@ rule one query at a time (tests/test_timeline.py pins the two together).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -54,6 +55,17 @@ def select_latest(stamps_ns: np.ndarray, query_ns: np.ndarray, tolerance_ns: int
     age = np.where(has, query_ns - stamps_ns[np.clip(index, 0, None)] if stamps_ns.size else 0, -1)
     return Selection(index=np.where(has, index, -1), age_ns=age.astype(np.int64),
                      valid=has & (age <= tolerance_ns))
+
+
+def timing_columns(times_ns: np.ndarray, sources: Mapping[str, tuple[np.ndarray, Selection]]) -> dict[str, np.ndarray]:
+    """The data behind every dataset row, as extra columns: the frame time and, per source (name →
+    its capture stamps and the selection made from them), the capture stamp used and its age.
+    The converter and the sim's own recorder write the same columns through this one function."""
+    columns = {"observation.frame_time_ns": np.asarray(times_ns, dtype=np.int64)}
+    for name, (stamps_ns, picked) in sources.items():
+        columns[f"observation.capture_stamp_ns.{name}"] = np.asarray(stamps_ns, dtype=np.int64)[picked.index]
+        columns[f"observation.age_s.{name}"] = (picked.age_ns / NS).astype(np.float32)
+    return columns
 
 
 class LatestBuffer(Generic[T]):

@@ -42,7 +42,7 @@ from dreamgen_core.embodiment import Embodiment
 from dreamgen_core.embodiment.spec import Camera
 from dreamgen_core.recording import EpisodeMeta
 from dreamgen_core.recording.provenance import software_version
-from dreamgen_core.timeline import NS, Selection, frame_times, select_latest
+from dreamgen_core.timeline import NS, Selection, frame_times, select_latest, timing_columns
 from dreamgen_core.video import EncoderConfig
 
 IMAGE = "sensor_msgs/msg/Image"
@@ -340,11 +340,7 @@ def _encode(bag: Path, spec: Embodiment, cfg: ConvertConfig, incoming: Path, fra
 
 def _extras(times: np.ndarray, sources: dict[str, tuple[_Stream, Selection]]) -> dict[str, np.ndarray]:
     """Per frame and source: the real capture stamp used and its age — the data behind every row."""
-    extras = {"observation.frame_time_ns": times}
-    for name, (stream, picked) in sources.items():
-        extras[f"observation.capture_stamp_ns.{name}"] = stream.stamps[picked.index]
-        extras[f"observation.age_s.{name}"] = (picked.age_ns / NS).astype(np.float32)
-    return extras
+    return timing_columns(times, {name: (stream.stamps, picked) for name, (stream, picked) in sources.items()})
 
 
 def _provenance(bag: Path, meta: dict[str, Any], state: _Stream, action: _Stream) -> dict[str, Any]:
