@@ -132,6 +132,13 @@ class Safety:
     # Joint-state silence after which the measured pose is no longer trusted: the monitor holds its
     # last sent target and passes no command until joint states return (a lost robot link).
     stale_joint_states_s: float = 0.1
+    # The deploy envelope (defaults for specs that predate it). Acceleration bounds the change of a
+    # target's per-step velocity; the step delta bounds any one step however late a command comes.
+    max_acceleration: float = float("inf")  # rad/s^2
+    max_step_delta: float = float("inf")  # rad per published command
+    stale_camera_s: float = 0.5  # camera silence after which policy commands are held
+    ramp_in_s: float = 2.0  # after operator enable, commands blend in from the measured pose
+    chunk_max_age_s: float = 1.0  # policy commands from observations older than this are held
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,10 @@ def _check_safety(spec: Embodiment, source: str) -> None:
         # Shorter than one control period, the monitor would hold between any two commands.
         raise ConfigError(source, "safety.source_timeout_s", spec.safety.source_timeout_s,
                           f"must be longer than one control period (1 / rates.control_hz = {period:g} s)")
+    for key in ("max_acceleration", "max_step_delta", "stale_camera_s", "ramp_in_s", "chunk_max_age_s"):
+        value = getattr(spec.safety, key)
+        if not value > 0:
+            raise ConfigError(source, f"safety.{key}", value, "must be > 0")
 
 
 def _check_topics(spec: Embodiment, source: str) -> None:
