@@ -24,6 +24,7 @@ from dreamgen_core.video import probe_video
 
 # PTS and stats come from other arithmetic (rationals, float64 sums); far below one frame period.
 PTS_TOLERANCE_S = 1e-6
+STATS_SOURCES = ("idm",)  # where a column's stats may come from instead of the data (provenance stats_source)
 STATS_RTOL, STATS_ATOL = 1e-5, 1e-6
 
 
@@ -69,7 +70,7 @@ def _check(root: Path, meta: dict[str, Any]) -> Iterator[str]:
     yield from _check_totals(root, info, meta, first_index)
     yield from _check_provenance(meta["provenance"], len(meta["episodes"]))
     if readable:
-        yield from _check_stats(root, features, meta["episodes"], meta["stats"])
+        yield from _check_stats(root, features, meta["episodes"], meta["stats"], meta["provenance"])
 
 
 def _check_info(info: dict[str, Any]) -> Iterator[str]:
@@ -269,16 +270,52 @@ def _check_provenance(provenance: dict[str, Any], episodes: int) -> Iterator[str
 
 
 def _check_stats(root: Path, features: dict[str, Any], episodes: list[dict[str, Any]],
-                 stats: dict[str, Any]) -> Iterator[str]:
+                 stats: dict[str, Any], provenance: dict[str, Any]) -> Iterator[str]:
     columns = [k for k, f in features.items() if f["dtype"] != "video"]
     tables = (pq.read_table(root / L.data_file(e["episode_index"]), columns=columns) for e in episodes)
     recomputed = dataset_stats(tables, columns)
     for name in sorted(set(stats) - set(recomputed)):
         yield f"meta/stats.json: {name}: not a column of the dataset"
-    stale = [d for name, want in recomputed.items() for stat in STAT_NAMES
+    declared = yield from _declared_stats(provenance, stats, recomputed)
+    stale = [d for name, want in recomputed.items() if name not in declared for stat in STAT_NAMES
              if (d := _stat_difference(f"{name}.{stat}", stats.get(name, {}).get(stat, []), want[stat]))]
     if stale:  # one stale file is one violation, however many numbers moved
-        yield f"meta/stats.json: {stale[0]} (stale: {len(stale)} statistics differ from a recomputation)"
+        yield (f"meta/stats.json: {stale[0]} (stale: {len(stale)} statistics differ from a recomputation; stats "
+               "taken from elsewhere, e.g. an IDM's training stats, must be declared in meta/provenance.json "
+               "stats_source)")
+
+
+def _declared_stats(provenance: dict[str, Any], stats: dict[str, Any],
+                    recomputed: dict[str, Any]) -> Generator[str, None, set[str]]:
+    """Columns whose stats come from a declared source (`DatasetWriter`'s `StatsOverride`: an IDM's
+    training stats) rather than from the data. Accepted only when the source is a known kind with a
+    content hash that every episode's provenance names, and the stats are complete and of the right
+    width. Yields violations; returns the accepted columns."""
+    accepted: set[str] = set()
+    for name, source in (provenance.get("stats_source") or {}).items():
+        where = f"meta/provenance.json: stats_source.{name}"
+        kind = source.get("kind") if isinstance(source, dict) else None
+        if kind not in STATS_SOURCES or not source.get("content_hash"):
+            yield f"{where}: {source!r}: expected kind one of {STATS_SOURCES} with a content_hash"
+            continue
+        if name not in recomputed:
+            yield f"{where}: not a column of the dataset"
+            continue
+        others = [e.get("episode_index") for e in provenance.get("episodes", [])
+                  if (e.get(kind) or {}).get("content_hash") != source["content_hash"]]
+        if others:
+            yield (f"meta/provenance.json: episodes[{others[0]}].{kind}.content_hash: not "
+                   f"{source['content_hash'][:16]}, the {kind} stats_source.{name} names ({len(others)} episodes)")
+            continue
+        width = len(recomputed[name]["mean"])
+        values = {stat: np.asarray(stats.get(name, {}).get(stat, []), dtype=np.float64).reshape(-1)
+                  for stat in STAT_NAMES}
+        bad = [stat for stat, v in values.items() if len(v) != width or not np.isfinite(v).all()]
+        if bad:
+            yield f"meta/stats.json: {name}.{bad[0]}: expected {width} finite values (declared from a {kind})"
+            continue
+        accepted.add(name)
+    return accepted
 
 
 def _stat_difference(key: str, stored: Any, recomputed: list[float]) -> str:

@@ -34,6 +34,18 @@ PROVENANCE_FORMAT = "dreamgen.dataset.provenance/1"
 
 
 @dataclass(frozen=True)
+class StatsOverride:
+    """One column's meta/stats.json entry taken from elsewhere instead of computed from the data: the
+    IDM's training stats for the actions of labelled dreams (DREAMGEN_CONTRACT §5). `source` is recorded
+    in provenance.json "stats_source" (`kind` and `content_hash` at least), and every episode's
+    provenance must name the same source under `kind`: the validator accepts the stats only then."""
+
+    column: str
+    stats: dict[str, list[float]]
+    source: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class AddResult:
     """What `add` did: the episode index it got, or why the source was skipped."""
 
@@ -76,8 +88,9 @@ class DatasetWriter:
     """
 
     def __init__(self, root: Path, spec: Embodiment, encoder: EncoderConfig = EncoderConfig(),
-                 raw_size: RawSize = None):
+                 raw_size: RawSize = None, stats_override: StatsOverride | None = None):
         self.root, self.spec, self.encoder = Path(root), spec, encoder
+        self.stats_override = stats_override
         self.videos = video_features(spec, raw_size)
         self.results: list[AddResult] = []
         self._atomic = AtomicDir(self.root, validate=validate)
@@ -234,7 +247,12 @@ class DatasetWriter:
                 "embodiment": {"name": self.spec.name, "content_hash": self.spec.content_hash},
                 "robot_type": self.spec.robot_type, "fps": self.spec.rates.dataset_fps, "model_views": views,
                 "raw_videos": {f.key: list(f.size_hw) for f in self.videos if f.raw},
-                "encoder": asdict(self.encoder), "episodes": self._catalog.provenance}
+                "encoder": asdict(self.encoder), "episodes": self._catalog.provenance,
+                **self._stats_source()}
+
+    def _stats_source(self) -> dict[str, Any]:
+        o = self.stats_override
+        return {} if o is None else {"stats_source": {o.column: o.source}}
 
     def _write_meta(self, build: Path) -> None:
         meta, c = build / "meta", self._catalog
@@ -245,7 +263,10 @@ class DatasetWriter:
         L.write_json(meta / "modality.json", self.spec.modality() | {"video": modality_videos(self.videos)})
         L.write_jsonl(meta / "episodes.jsonl", c.episodes)
         L.write_jsonl(meta / "tasks.jsonl", [{"task_index": i, "task": t} for i, t in enumerate(c.tasks)])
-        L.write_json(meta / "stats.json", dataset_stats(tables, stat_columns))
+        stats = dataset_stats(tables, stat_columns)
+        if self.stats_override is not None:
+            stats[self.stats_override.column] = self.stats_override.stats
+        L.write_json(meta / "stats.json", stats)
         L.write_json(meta / "provenance.json", self._provenance())
 
     # -- checks ----------------------------------------------------------------------------------
@@ -268,6 +289,10 @@ class DatasetWriter:
         if info["fps"] != self.spec.rates.dataset_fps:
             raise L.DatasetError(f"{meta / 'info.json'}: fps: {info['fps']}: spec {self.spec.name} "
                                  f"says {self.spec.rates.dataset_fps}")
+        if provenance.get("stats_source") != self._stats_source().get("stats_source"):
+            raise L.DatasetError(f"{meta / 'provenance.json'}: stats_source: {provenance.get('stats_source')}: "
+                                 f"appending would need {self._stats_source().get('stats_source')} (e.g. labels of "
+                                 "another IDM); write a new dataset")
         theirs_videos = {k: f["shape"][:2] for k, f in info["features"].items() if f["dtype"] == "video"}
         ours_videos = {f.key: list(f.size_hw) for f in self.videos}
         if theirs_videos != ours_videos:
