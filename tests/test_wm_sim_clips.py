@@ -18,8 +18,9 @@ from dreamgen_core.cli.main import main
 from dreamgen_core.config import ConfigError
 from dreamgen_core.dataset.clips import CAPTION_PREFIX, METADATA_COLUMNS, framing
 from dreamgen_core.embodiment import load_embodiment
+from dreamgen_core.sim.episodes import parse_seeds
 from dreamgen_core.sim.robot import SimRobot
-from dreamgen_core.sim.task import TASKS
+from dreamgen_core.sim.task import TASKS, parse_tasks
 from dreamgen_core.video import decode_video, probe_video, resize
 from dreamgen_core.worldmodel.errors import WorldModelError
 from dreamgen_core.worldmodel.prompts import read_prompts
@@ -28,8 +29,6 @@ from dreamgen_core.worldmodel.sim_clips import (
     SimClipConfig,
     clip_name,
     make_sim_clips,
-    parse_seeds,
-    parse_tasks,
     render_framing,
 )
 

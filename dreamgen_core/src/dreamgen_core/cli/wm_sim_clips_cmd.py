@@ -45,7 +45,9 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dreamgen_core.worldmodel.sim_clips import SimClipConfig, make_sim_clips, parse_seeds, parse_tasks
+    from dreamgen_core.sim.episodes import parse_seeds
+    from dreamgen_core.sim.task import parse_tasks
+    from dreamgen_core.worldmodel.sim_clips import SimClipConfig, make_sim_clips
 
     config = SimClipConfig(seeds=parse_seeds(args.seeds), tasks=parse_tasks(args.tasks), size_hw=args.size, workers=args.workers,
                            embodiment=args.embodiment)

@@ -21,8 +21,6 @@ videos here (the converter's workers encode in parallel; the writer moves the fi
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +35,7 @@ from dreamgen_core.convert.joint_state_cdr import JOINT_STATE, JointStateDecoder
 from dreamgen_core.convert.mcap_file import Channel, Locator, McapError, McapFile
 from dreamgen_core.dataset import EpisodeData
 from dreamgen_core.dataset.layout import DatasetError
-from dreamgen_core.dataset.videos import RawSize, encode_videos, video_features
+from dreamgen_core.dataset.videos import RawSize, encode_incoming, video_features
 from dreamgen_core.embodiment import Embodiment
 from dreamgen_core.embodiment.spec import Camera
 from dreamgen_core.recording import EpisodeMeta
@@ -324,18 +322,11 @@ def _raw_rgb(msg: Any) -> np.ndarray:
 
 def _encode(bag: Path, spec: Embodiment, cfg: ConvertConfig, incoming: Path, frames: dict[str, Iterator[np.ndarray]],
             length: int) -> dict[str, Path]:
-    features = video_features(spec, cfg.raw_size)
-    directory = Path(tempfile.mkdtemp(prefix=f"{bag.name}-", dir=incoming))
-    paths = {f.key: directory / f"{f.key}.mp4" for f in features}
     try:
-        encode_videos(spec, features, frames, length, paths, cfg.encoder)
+        return encode_incoming(spec, video_features(spec, cfg.raw_size), frames, length, incoming, bag.name,
+                               cfg.encoder)
     except DatasetError as exc:
-        shutil.rmtree(directory, ignore_errors=True)
         raise ConvertError(f"{bag.name}: {exc}") from exc
-    except BaseException:
-        shutil.rmtree(directory, ignore_errors=True)
-        raise
-    return paths
 
 
 def _extras(times: np.ndarray, sources: dict[str, tuple[_Stream, Selection]]) -> dict[str, np.ndarray]:

@@ -12,6 +12,8 @@ and hand the writer finished files) encode through `encode_videos`, so the two p
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,3 +116,17 @@ def encode_videos(spec: Embodiment, features: list[VideoFeature], frames: Mappin
             raise
         for writer in writers:
             writer.close()
+
+
+def encode_incoming(spec: Embodiment, features: list[VideoFeature], frames: Mapping[str, Iterable[np.ndarray]],
+                    length: int, incoming: Path, prefix: str, encoder: EncoderConfig) -> dict[str, Path]:
+    """`encode_videos` into a new directory under `incoming` (a `DatasetWriter.incoming()`, whose `add`
+    moves the files in): the videos' paths by key. A failure leaves no directory behind."""
+    directory = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=incoming))
+    paths = {f.key: directory / f"{f.key}.mp4" for f in features}
+    try:
+        encode_videos(spec, features, frames, length, paths, encoder)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return paths

@@ -196,14 +196,19 @@ class ScriptedExpert:
 
 
 def run_episode(robot, expert: ScriptedExpert, control_hz: float, settle_s: float = 1.0,
-                observe: Callable[[], None] = lambda: None) -> bool:
+                observe: Callable[[], None] = lambda: None,
+                command: Callable[[np.ndarray], None] = lambda _: None) -> bool:
     """Closed loop without ROS: the expert drives `robot` (a SimRobot) until done; returns success.
-    `observe` runs at the start and after every control period, settling included (e.g. to film it)."""
+    `observe` runs at the start and after every control period, settling included (e.g. to film it);
+    `command` gets each target vector the expert sends, right after the `observe` of its period
+    (while settling none is sent: the robot holds the last one, as the teleop node keeps sending it)."""
     steps = max(1, round(1.0 / (control_hz * robot.timestep)))
     expert.start(robot.task_state(), robot.positions(), robot.time)
     observe()
     while expert.phase is not Phase.DONE:
-        robot.command_vector(expert.act(robot.time))
+        targets = expert.act(robot.time)
+        command(targets)
+        robot.command_vector(targets)
         robot.step(steps)
         observe()
     for _ in range(round(settle_s * control_hz)):

@@ -67,6 +67,26 @@ def task_for(instruction: str) -> Task:
     raise UnknownInstruction(instruction)
 
 
+def tasks_named(names: Iterable[str]) -> tuple[Task, ...]:
+    """The tasks of these names (e.g. red_cube_to_green_target), each once; unknown names list the known ones."""
+    known = {t.name: t for t in TASKS}
+    unique = list(dict.fromkeys(names))
+    for name in unique:
+        if name not in known:
+            raise ConfigError("--tasks", "tasks", name, f"unknown task; known: all, {', '.join(known)}")
+    return tuple(known[n] for n in unique)
+
+
+def parse_tasks(text: str) -> tuple[Task, ...]:
+    """`all` or comma-separated task names."""
+    if text == "all":
+        return TASKS
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ConfigError("--tasks", "tasks", text, "names no task")
+    return tasks_named(names)
+
+
 # Sampling boxes (x, y) in the base frame, inside the right arm's comfortable workspace: cubes on
 # the right, targets towards the middle, so every push runs leftwards, away from the pushing arm.
 CUBE_X, CUBE_Y = (0.27, 0.41), (-0.25, -0.17)

@@ -19,7 +19,7 @@ provenance.json records each first frame's sha256, the `initial_frame_sha256` of
 
 Episodes the expert fails are left out and listed in provenance.json. Seeds are the held-out
 mechanism: a seed fixes the layout, so clips of seeds 0:200 train and clips of 1000:1020 test.
-Episodes run in worker processes (forkserver: MuJoCo's EGL context must not be forked).
+Episodes run in worker processes (`sim.episodes.episode_pool`: forkserver, MuJoCo's EGL context must not be forked).
 """
 
 from __future__ import annotations
@@ -30,10 +30,8 @@ import io
 import json
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from multiprocessing import get_context
 from pathlib import Path
 
 import cv2
@@ -44,9 +42,8 @@ import dreamgen_core.sim  # noqa: F401  (headless MuJoCo: MUJOCO_GL=egl before m
 from dreamgen_core.atomic import AtomicDir, write_bytes_atomic, write_text_atomic
 from dreamgen_core.config import ConfigError
 from dreamgen_core.dataset.clips import CAPTION_PREFIX, METADATA_COLUMNS, Framing, framing, resample_indices
-from dreamgen_core.embodiment import Embodiment, load_embodiment
-from dreamgen_core.sim.expert import ScriptedExpert, run_episode
-from dreamgen_core.sim.robot import HeadCamera, SimRobot
+from dreamgen_core.embodiment import load_embodiment
+from dreamgen_core.sim.episodes import episode_pool, run_seeded, sim_worker
 from dreamgen_core.sim.task import TASKS, Task
 from dreamgen_core.video import EncoderConfig, VideoWriter
 from dreamgen_core.worldmodel.errors import WorldModelError
@@ -97,32 +94,6 @@ class SimClipReport:
         return [e for e in self.episodes if not e.success]
 
 
-def parse_seeds(text: str) -> tuple[int, ...]:
-    """`A:B` (A inclusive, B exclusive, like a Python slice) or one seed `N`."""
-    try:
-        first, _, last = text.partition(":")
-        seeds = tuple(range(int(first), int(last))) if last else (int(first),)
-    except ValueError:
-        raise ConfigError("--seeds", "seeds", text, "expected START:STOP (e.g. 0:200) or one seed") from None
-    if not seeds or seeds[0] < 0:
-        raise ConfigError("--seeds", "seeds", text, "must name at least one seed, none negative")
-    return seeds
-
-
-def parse_tasks(text: str) -> tuple[Task, ...]:
-    """`all` or comma-separated task names (e.g. red_cube_to_green_target)."""
-    if text == "all":
-        return TASKS
-    known = {t.name: t for t in TASKS}
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    for name in names:
-        if name not in known:
-            raise ConfigError("--tasks", "tasks", name, f"unknown task; known: all, {', '.join(known)}")
-    if not names:
-        raise ConfigError("--tasks", "tasks", text, "names no task")
-    return tuple(known[n] for n in dict.fromkeys(names))
-
-
 def clip_name(seed: int, task: Task) -> str:
     return f"seed{seed:06d}_{task.name}"
 
@@ -168,46 +139,15 @@ def make_sim_clips(out: Path, config: SimClipConfig, progress: bool = True) -> S
 
 
 def _run(jobs: list[tuple[int, Task]], build: Path, config: SimClipConfig, frame: Framing) -> Iterator[Episode]:
-    film = partial(_episode, build=build, config=config, frame=frame)
-    if config.workers == 1 or len(jobs) == 1:
-        _init_worker(config.embodiment)
-        yield from map(film, jobs)
-        return
-    with ProcessPoolExecutor(min(config.workers, len(jobs)), mp_context=get_context("forkserver"),
-                             initializer=_init_worker, initargs=(config.embodiment,)) as pool:
-        yield from pool.map(film, jobs)
-
-
-@dataclass
-class _Worker:
-    """One robot, expert and camera per process: building the MuJoCo model takes a second."""
-
-    embodiment: str
-    spec: Embodiment
-    robot: SimRobot
-    expert: ScriptedExpert
-    cameras: dict[tuple[int, int], HeadCamera] = field(default_factory=dict)
-
-    def camera(self, height: int, width: int) -> HeadCamera:
-        if (height, width) not in self.cameras:
-            self.cameras[(height, width)] = self.robot.renderer(width, height)
-        return self.cameras[(height, width)]
-
-
-_WORKERS: dict[str, _Worker] = {}  # this process's, by embodiment
-
-
-def _init_worker(embodiment: str) -> None:
-    if embodiment not in _WORKERS:
-        spec = load_embodiment(embodiment)
-        _WORKERS[embodiment] = _Worker(embodiment, spec, SimRobot(spec), ScriptedExpert(spec))
+    with episode_pool(config.embodiment, config.workers, len(jobs)) as pool_map:
+        yield from pool_map(partial(_episode, build=build, config=config, frame=frame), jobs)
 
 
 def _episode(job: tuple[int, Task], build: Path, config: SimClipConfig, frame: Framing) -> Episode:
     """Run one episode, filming at the control rate; write its clip if the expert succeeded."""
     seed, task = job
-    worker = _WORKERS[config.embodiment]  # made by _init_worker
-    robot, camera = worker.robot, worker.camera(*frame.source_hw)
+    worker = sim_worker(config.embodiment)
+    camera = worker.camera(*frame.source_hw)
     control_hz = worker.spec.rates.control_hz
     # Only the control periods a 16 fps frame shows are rendered (reading pixels back is most of the cost).
     shown = set(resample_indices(round(MAX_EPISODE_S * control_hz), control_hz, CLIP_FPS).tolist())
@@ -220,8 +160,7 @@ def _episode(job: tuple[int, Task], build: Path, config: SimClipConfig, frame: F
             frames[ticks] = frame.apply(camera.render())
         ticks += 1
 
-    robot.reset(seed, task)
-    success = run_episode(robot, worker.expert, control_hz, settle_s=SETTLE_S, observe=film)
+    success = run_seeded(worker, seed, task, SETTLE_S, observe=film)
     if not success:
         return Episode(seed, task.name, task.instruction, False)
     if ticks > MAX_EPISODE_S * control_hz:
