@@ -8,6 +8,8 @@ VENV ?= .venv
 TORCH ?= cpu
 TORCH_INDEX ?=
 PYTEST_ARGS ?=
+# 2: ROS tests and the rest in two pytest processes side by side (tools/run_tests.sh); 1: one pytest.
+TEST_LANES ?= 2
 
 # Every ROS process make starts discovers peers on loopback only; dreamgen-ros-env adds a
 # ROS_DOMAIN_ID claimed for this session. (Humble robots: ROS_LOCALHOST_ONLY=1 instead.)
@@ -26,12 +28,12 @@ ROS_RUN := source ros2_ws/install/setup.bash && $(VENV)/bin/dreamgen-ros-env --
 
 help:
 	@echo "make demo       the DreamGen loop in miniature on the simulated robot (installs on first run)"
-	@echo "make test       lint, then the whole test suite (installs on first run)"
+	@echo "make test       lint, then the whole test suite: ROS tests and the rest side by side (installs on first run)"
 	@echo "make lint       ruff on the checkout, mypy on dreamgen_core (config: pyproject.toml)"
 	@echo "make setup      only install: $(VENV) (pinned by tools/constraints.txt) + colcon build of ros2_ws"
 	@echo "make lock       re-resolve tools/constraints.txt from the requirement files"
 	@echo "make clean      remove the ROS 2 build and demo output;  make distclean: also $(VENV)"
-	@echo "variables: TORCH=cpu|keep  TORCH_INDEX=URL  PYTEST_ARGS='-k embodiment'"
+	@echo "variables: TORCH=cpu|keep  TORCH_INDEX=URL  PYTEST_ARGS='-k embodiment'  TEST_LANES=1 (one pytest, no lanes)"
 
 $(INSTALLED): tools/install.sh tools/constraints.txt $(wildcard tools/requirements-*.txt) dreamgen_core/pyproject.toml
 	tools/install.sh --venv $(VENV) --torch $(TORCH) $(if $(TORCH_INDEX),--torch-index $(TORCH_INDEX))
@@ -48,7 +50,7 @@ lint: $(INSTALLED)
 	$(VENV)/bin/mypy
 
 test: setup lint
-	$(ROS_RUN) $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(ROS_RUN) env TEST_LANES=$(TEST_LANES) tools/run_tests.sh $(VENV)/bin/python $(PYTEST_ARGS)
 
 demo: setup
 	$(ROS_RUN) $(VENV)/bin/dreamgen demo

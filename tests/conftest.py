@@ -25,11 +25,16 @@ VENV_BIN = Path(sys.executable).parent
 EPISODE_S = 3.0
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: the marker must be there first
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Every ROS test goes through the guard, whether or not it asks for the fixture by name.
+    # Every ROS test goes through the guard, whether or not it asks for the fixture by name, and every
+    # test that uses the guard is a ROS test: `make test` runs the `ros` lane (one graph at a time) and
+    # the `not ros` lane side by side (tools/run_tests.sh), so the marker must be complete.
     for item in items:
-        if item.get_closest_marker("ros"):
+        if item.get_closest_marker("ros") and "ros_env" not in item.fixturenames:
             item.fixturenames.insert(0, "ros_env")
+        if "ros_env" in item.fixturenames and not item.get_closest_marker("ros"):
+            item.add_marker(pytest.mark.ros)
 
 
 @pytest.fixture(scope="session")

@@ -164,11 +164,13 @@ def test_a_wrong_embodiment_is_one_line_and_exit_2(ros_env, tmp_path: Path) -> N
 
 
 def test_the_joint_check_verdict_is_its_exit_code_with_an_integer_duration(ros_env, tmp_path: Path) -> None:
-    """`ros2 run dreamgen joint_state_check --ros-args -p duration_s:=2` as a script writes it: nothing
-    publishes joint states here, so the verdict is a failure, exit 1, and says why (no traceback)."""
+    """`ros2 run dreamgen joint_state_check --ros-args -p duration_s:=2 -p discovery_timeout_s:=2` as a
+    script writes it: nothing publishes joint states here, so the verdict is a failure, exit 1, and
+    says why (no traceback)."""
     log_path = tmp_path / "check.log"
     with open(log_path, "wb") as log:
-        code = NodeProcess("dreamgen", "joint_state_check", {"duration_s": 2}, ros_env, log).start().wait(60)
+        code = NodeProcess("dreamgen", "joint_state_check", {"duration_s": 2, "discovery_timeout_s": 2},
+                           ros_env, log).start().wait(60)
     text = log_path.read_text()
     assert code == 1, text
     assert "no joint states received" in text and "Traceback" not in text

@@ -29,8 +29,10 @@ def proc_environ(pid: int) -> dict[str, str]:
     return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
 
 
-def run_check(env: dict[str, str], tmp_path: Path, publisher_env: dict[str, str], seconds: float = 2.0):
-    """pose_publisher on `publisher_env`, joint_state_check on `env`; returns (code, report, envs, log)."""
+def run_check(env: dict[str, str], tmp_path: Path, publisher_env: dict[str, str], seconds: float = 2.0,
+              discovery_s: float = 10.0):
+    """pose_publisher on `publisher_env`, joint_state_check on `env` (judging `seconds` from the first
+    message, waiting up to `discovery_s` for it); returns (code, report, envs, log)."""
     report = tmp_path / "report.json"
     log_path = tmp_path / "nodes.log"
     with open(log_path, "wb") as log:
@@ -39,10 +41,10 @@ def run_check(env: dict[str, str], tmp_path: Path, publisher_env: dict[str, str]
         with NodeProcess("dreamgen", "pose_publisher", {"embodiment": "gr1", "rate_hz": rate_hz}, env=publisher_env,
                          log=log) as pub:
             check = NodeProcess("dreamgen", "joint_state_check",
-                                {"embodiment": "gr1", "duration_s": seconds, "report": str(report)},
-                                env=env, log=log).start()
+                                {"embodiment": "gr1", "duration_s": seconds, "report": str(report),
+                                 "discovery_timeout_s": discovery_s}, env=env, log=log).start()
             envs = [proc_environ(pub.pid), proc_environ(check.pid)]
-            code = check.wait(timeout=seconds + 30)
+            code = check.wait(timeout=discovery_s + seconds + 30)
     return code, json.loads(report.read_text()), envs, log_path.read_text()
 
 
@@ -66,7 +68,8 @@ def test_joint_states_by_name_between_two_processes(ros_env: dict[str, str], tmp
 def test_another_domain_hears_nothing(ros_env: dict[str, str], tmp_path: Path) -> None:
     with DomainClaim() as other:
         assert str(other) != ros_env["ROS_DOMAIN_ID"]
-        code, report, envs, log = run_check(localhost_env(other, ros_env), tmp_path, ros_env, seconds=1.5)
+        code, report, envs, log = run_check(localhost_env(other, ros_env), tmp_path, ros_env, seconds=1.5,
+                                            discovery_s=3.0)
     assert code == 1, log
     assert report["messages"] == 0
     assert report["problems"][0] == "no joint states received"

@@ -1,8 +1,10 @@
 """Check a live joint-state stream against the embodiment spec (names, coverage, rate).
 
-Runs until stopped and reports on /diagnostics at 1 Hz, or with `duration_s > 0` runs that long,
-writes a JSON report (`report` path, atomically) and exits 0 if the stream is healthy, 1 if not:
-usable as a bring-up gate on the robot and in scripts.
+Runs until stopped and reports on /diagnostics at 1 Hz, or with `duration_s > 0` judges that long
+a window that opens at the first message (discovery takes seconds on a loaded machine; a window
+that opened at start would judge a healthy stream by its missing first second), waiting up to
+`discovery_timeout_s` for it; then writes a JSON report (`report` path, atomically) and exits 0 if
+the stream is healthy, 1 if not: usable as a bring-up gate on the robot and in scripts.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.timer import Timer
 from sensor_msgs.msg import JointState
 
 from dreamgen.node_runtime import DreamgenNode, main_for
@@ -30,11 +33,16 @@ class JointStateCheckNode(DreamgenNode):
         self.create_subscription(JointState, self.spec.ros.joint_states.name, self.on_joint_state, 50)
         self.diagnostics = self.create_publisher(DiagnosticArray, self.spec.ros.diagnostics.name, 10)
         self.create_timer(1.0, self.publish_diagnostics)
+        discovery_s = float(self.declare_parameter("discovery_timeout_s", 10.0,
+                                                   ParameterDescriptor(dynamic_typing=True)).value)
         self.started = time.monotonic()
-        if self.duration_s > 0:
-            self.create_timer(self.duration_s, self.conclude)
+        self.window: Timer | None = None
+        self.waiting = self.create_timer(discovery_s, self.conclude) if self.duration_s > 0 else None
 
     def on_joint_state(self, msg: JointState) -> None:
+        if self.waiting is not None and self.window is None:  # the first message opens the window
+            self.destroy_timer(self.waiting)
+            self.window = self.create_timer(self.duration_s, self.conclude)
         self.check.observe(msg.name, msg.position, time.monotonic())
 
     def publish_diagnostics(self) -> None:
