@@ -21,6 +21,7 @@ from dreamgen_core.cli import (
     doctor_cmd,
     embodiment_cmd,
     idm_cmd,
+    sim_cmd,
     wm_cmd,
 )
 from dreamgen_core.config import ConfigError
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor_cmd.register(commands)
     wm_cmd.register(commands)
     idm_cmd.register(commands)
+    sim_cmd.register(commands)
     return parser
 
 
