@@ -28,12 +28,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dreamgen_core.training.losslog import read_loss_csv
+from dreamgen_core.training.seeds import batch_indices
 from dreamgen_core.video import encode_video
 from dreamgen_core.worldmodel.backends.pixel_wan import PixelWan
 from dreamgen_core.worldmodel.clipset import frames_needed, load_clip, read_clipset
-from dreamgen_core.worldmodel.losslog import read_loss_csv
 from dreamgen_core.worldmodel.recipe import Recipe, load_recipe
-from dreamgen_core.worldmodel.train import batch_indices, train
+from dreamgen_core.worldmodel.train import train
 
 
 def synthetic_clips(root: Path, count: int, frames: int) -> Path:

@@ -21,6 +21,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from dreamgen_core.config import ConfigError, read_yaml
+from dreamgen_core.training.checkpoints import CHECKPOINTS, PARAMS_FILE
 from dreamgen_core.video import encode_video
 from dreamgen_core.worldmodel.backend import Clip
 from dreamgen_core.worldmodel.backends.cosmos import NoGuardrail
@@ -28,7 +29,7 @@ from dreamgen_core.worldmodel.backends.diffusers_base import DiffusersBackend, t
 from dreamgen_core.worldmodel.errors import WorldModelError
 from dreamgen_core.worldmodel.recipe import BACKENDS, RECIPES_DIR, load_recipe
 from dreamgen_core.worldmodel.run import FULL_DIR, LORA_FILE, TINY_BASE, load_run
-from dreamgen_core.worldmodel.train import CHECKPOINTS, PARAMS_FILE, train
+from dreamgen_core.worldmodel.train import train
 
 DIFFUSERS_BACKENDS = ["wan2.1-i2v", "wan2.2-ti2v", "cosmos-predict2.5", "cosmos-predict2", "cogvideox-i2v", "ltx-i2v"]
 RANK, ALPHA = 4, 8.0  # alpha != rank: a loader that ignored the file's metadata would load it at half strength

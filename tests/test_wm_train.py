@@ -19,14 +19,16 @@ import yaml
 from safetensors.torch import load_file
 
 from dreamgen_core.cli.main import main
+from dreamgen_core.training.checkpoints import CHECKPOINTS
+from dreamgen_core.training.losslog import read_loss_csv
+from dreamgen_core.training.seeds import batch_indices
 from dreamgen_core.video import decode_video, encode_video
 from dreamgen_core.worldmodel.backends.pixel_wan import PixelWan
 from dreamgen_core.worldmodel.clipset import load_clip, read_clipset
 from dreamgen_core.worldmodel.errors import ResumeMismatch, WorldModelError
-from dreamgen_core.worldmodel.losslog import read_loss_csv
 from dreamgen_core.worldmodel.recipe import load_recipe
 from dreamgen_core.worldmodel.run import FULL_DIR, LORA_FILE, RunMeta, load_run, weights_sha256
-from dreamgen_core.worldmodel.train import CHECKPOINTS, batch_indices, train
+from dreamgen_core.worldmodel.train import train
 
 PREFIX = "The robot arm is performing a task. "
 TINY = {"patch_size": [1, 8, 8], "num_layers": 1, "num_attention_heads": 2, "attention_head_dim": 8, "ffn_dim": 16,

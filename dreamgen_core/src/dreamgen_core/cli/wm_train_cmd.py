@@ -49,8 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dreamgen_core.training.loop import LOSS_CSV, LOSS_PNG
     from dreamgen_core.worldmodel.run import FULL_DIR, LORA_FILE
-    from dreamgen_core.worldmodel.train import LOSS_CSV, LOSS_PNG, train
+    from dreamgen_core.worldmodel.train import train
 
     if args.threads is not None:
         import torch

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from dreamgen_core.atomic import write_text_atomic
+from dreamgen_core.training.hashing import file_sha256, fingerprint
 from dreamgen_core.worldmodel.backend import WorldModelBackend
 from dreamgen_core.worldmodel.errors import WorldModelError
 from dreamgen_core.worldmodel.recipe import BACKENDS, Recipe, load_recipe
@@ -30,9 +31,6 @@ RECIPE_COPY = "recipe.yaml"
 TINY_BASE = "base"
 LORA_FILE = Path("lora") / "pytorch_lora_weights.safetensors"
 FULL_DIR = "transformer"
-_SAMPLE_BYTES = 1 << 20
-
-
 @dataclass(frozen=True)
 class RunMeta:
     backend: str
@@ -60,14 +58,6 @@ class RunMeta:
         return cls(**json.loads(path.read_text()))
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def weights_sha256(path: Path) -> str:
     """sha256 of a weights file, or of a directory's safetensors files (each one's path and sha256, in order).
     Configs are left out: diffusers writes where a model was loaded from into them."""
@@ -86,27 +76,6 @@ def recipe_sha256(recipe: Recipe) -> str:
     del data["source"]
     del data["train"]["steps"], data["train"]["checkpoint_every"]
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-def fingerprint(directory: Path) -> str:
-    """A cheap, stable identity of a model or clip directory: every file's path and size, the bytes of
-    its small files (configs, captions) and the first and last MiB of its large ones (weights, videos).
-    Hashing every byte of a 14B-parameter base would take minutes at every run; this catches a
-    different checkpoint, a truncated file or an edited config."""
-    if not directory.is_dir():
-        raise FileNotFoundError(f"{directory} is not a directory")
-    digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        size = path.stat().st_size
-        digest.update(f"{path.relative_to(directory).as_posix()}\0{size}\0".encode())
-        with open(path, "rb") as f:
-            if size <= 2 * _SAMPLE_BYTES:
-                digest.update(f.read())
-            else:
-                digest.update(f.read(_SAMPLE_BYTES))
-                f.seek(size - _SAMPLE_BYTES)
-                digest.update(f.read())
-    return digest.hexdigest()
 
 
 @dataclass

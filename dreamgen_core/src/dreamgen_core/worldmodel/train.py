@@ -41,30 +41,25 @@ model in bf16 with gradient checkpointing. Sharding a full fine-tune across GPUs
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
-import os
-import shutil
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 import yaml
-from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from dreamgen_core import __version__
 from dreamgen_core.atomic import AtomicDir, write_text_atomic
+from dreamgen_core.training.checkpoints import resume_checkpoint
+from dreamgen_core.training.devices import make_accelerator
+from dreamgen_core.training.loop import LoopSettings, run_steps
+from dreamgen_core.training.run_lock import run_lock
 from dreamgen_core.worldmodel.backend import WorldModelBackend
 from dreamgen_core.worldmodel.cache import EncodedCache
 from dreamgen_core.worldmodel.clipset import ClipSet, content_key, load_clip, read_clipset
 from dreamgen_core.worldmodel.errors import ResumeMismatch, WorldModelError
-from dreamgen_core.worldmodel.losslog import LossLog
 from dreamgen_core.worldmodel.recipe import BACKENDS, Recipe, check, for_tiny_model, load_recipe
 from dreamgen_core.worldmodel.run import (
     FULL_DIR,
@@ -81,14 +76,7 @@ from dreamgen_core.worldmodel.run import (
 if TYPE_CHECKING:
     from accelerate import Accelerator
 
-CHECKPOINTS = "checkpoints"
 CACHE = "cache"
-KEEP_CHECKPOINTS = 2
-PARAMS_FILE = "trainable.safetensors"
-OPTIMIZER_FILE = "optimizer.pt"
-STATE_FILE = "state.json"
-LOSS_CSV = "loss.csv"
-LOSS_PNG = "loss.png"
 
 
 @dataclass(frozen=True)
@@ -111,7 +99,7 @@ def train(clips: Path, recipe: str | Path, out: Path, *, base: Path | None = Non
         spec = for_tiny_model(spec)
     accelerator = _accelerator(spec, device)
     clip_set = read_clipset(clips, spec)
-    with _run_lock(run, accelerator.is_main_process):
+    with run_lock(run, accelerator.is_main_process, "dreamgen wm train", WorldModelError):
         previous = RunMeta.read(run) if (run / RUN_META).is_file() else None
         backend: WorldModelBackend = BACKENDS.load(spec.backend, spec.source, "backend")(spec, str(accelerator.device))
         meta = _start(backend, spec, str(recipe), run, base, clips, previous, accelerator)
@@ -125,9 +113,8 @@ def train(clips: Path, recipe: str | Path, out: Path, *, base: Path | None = Non
         params = _trainable(backend, spec)
         optimizer = accelerator.prepare_optimizer(torch.optim.AdamW(
             list(params.values()), lr=spec.train.learning_rate, weight_decay=spec.train.weight_decay))
-        start, elapsed = _resume(run, params, optimizer, accelerator)
-        log = LossLog(run / LOSS_CSV, start, writer=accelerator.is_main_process)
-        _loop(backend, spec, run, data, params, optimizer, accelerator, meta, log, start, elapsed)
+        start, elapsed = resume_checkpoint(run, params, optimizer, accelerator.device, ResumeMismatch)
+        _loop(backend, spec, run, data, params, optimizer, accelerator, meta, start, elapsed)
         meta = _finish(backend, spec, run, meta, accelerator)
     return TrainOutcome(meta, clip_set.skipped, start, len(clip_set.entries), accelerator.is_main_process)
 
@@ -144,38 +131,11 @@ def _with_steps(recipe: Recipe, steps: int | None) -> Recipe:
 
 
 def _accelerator(recipe: Recipe, device: str | None) -> Accelerator:
-    from accelerate import Accelerator
-
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda"):
-        raise WorldModelError(f"--device {device!r}: must be cpu or cuda")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise WorldModelError("--device cuda: torch sees no CUDA device here (this torch build: "
-                              f"{torch.__version__}); use --device cpu")
-    accelerator = Accelerator(cpu=device == "cpu",
-                              mixed_precision=recipe.train.mixed_precision if device == "cuda" else "no")
+    accelerator = make_accelerator(device, recipe.train.mixed_precision, WorldModelError)
     if recipe.train.batch_size % accelerator.num_processes:
         raise WorldModelError(f"{recipe.source}: train.batch_size {recipe.train.batch_size} does not divide among "
                               f"{accelerator.num_processes} processes; each must take an equal share of every batch")
     return accelerator
-
-
-@contextmanager
-def _run_lock(run: Path, take: bool) -> Iterator[None]:
-    """One trainer per run directory: a second one fails at once instead of interleaving checkpoints."""
-    if not take:
-        yield
-        return
-    run.mkdir(parents=True, exist_ok=True)
-    fd = os.open(run / ".train.lock", os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise WorldModelError(f"{run}: another `dreamgen wm train` is training this run") from None
-        yield
-    finally:
-        os.close(fd)
 
 
 # --- the run directory ---------------------------------------------------------------------------
@@ -246,21 +206,6 @@ def _encode_all(backend: WorldModelBackend, clip_set: ClipSet, directory: Path,
     return encoded
 
 
-def batch_indices(count: int, batch_size: int, seed: int, step: int) -> list[int]:
-    """Clips of step `step` (0-based): positions step·B … step·B + B − 1 of a stream of seeded epoch shuffles."""
-    picks = []
-    for position in range(step * batch_size, (step + 1) * batch_size):
-        epoch, offset = divmod(position, count)
-        order = torch.randperm(count, generator=torch.Generator().manual_seed(derive_seed(seed, "epoch", epoch)))
-        picks.append(int(order[offset]))
-    return picks
-
-
-def derive_seed(seed: int, *parts: object) -> int:
-    text = ":".join(str(p) for p in (seed, *parts))
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") & ((1 << 63) - 1)
-
-
 # --- parameters and checkpoints --------------------------------------------------------------------
 def _trainable(backend: WorldModelBackend, recipe: Recipe) -> dict[str, torch.nn.Parameter]:
     """Named parameters that train: the LoRA adapter (LoRA mode) or the whole denoiser, plus jointly trained modules."""
@@ -294,84 +239,22 @@ def _trainable(backend: WorldModelBackend, recipe: Recipe) -> dict[str, torch.nn
     return params
 
 
-def _checkpoint_problems(directory: Path) -> list[str]:
-    problems = [f"{directory / name} is missing" for name in (PARAMS_FILE, OPTIMIZER_FILE, STATE_FILE)
-                if not (directory / name).is_file()]
-    if not problems:
-        try:
-            int(json.loads((directory / STATE_FILE).read_text())["step"])
-        except (ValueError, KeyError, TypeError) as exc:
-            problems.append(f"{directory / STATE_FILE}: unreadable ({exc})")
-    return problems
-
-
-def _save_checkpoint(run: Path, step: int, elapsed: float, params: dict[str, torch.nn.Parameter],
-                     optimizer: torch.optim.Optimizer) -> None:
-    folder = run / CHECKPOINTS
-    with AtomicDir(folder / f"step_{step:06d}", validate=_checkpoint_problems) as build:
-        save_file({n: p.detach().cpu().contiguous() for n, p in params.items()}, build / PARAMS_FILE)
-        torch.save(optimizer.state_dict(), build / OPTIMIZER_FILE)
-        (build / STATE_FILE).write_text(json.dumps({"step": step, "elapsed_s": elapsed}) + "\n")
-    for old in sorted(folder.glob("step_*"))[:-KEEP_CHECKPOINTS]:
-        shutil.rmtree(old)
-        (folder / f".{old.name}.lock").unlink(missing_ok=True)  # a killed run's, left beside it (we hold the run lock)
-
-
-def _resume(run: Path, params: dict[str, torch.nn.Parameter], optimizer: torch.optim.Optimizer,
-            accelerator: Accelerator) -> tuple[int, float]:
-    """Load the newest complete checkpoint; returns (its step, training seconds so far), (0, 0.0) without one."""
-    complete = [d for d in sorted((run / CHECKPOINTS).glob("step_*"), reverse=True) if not _checkpoint_problems(d)]
-    if not complete:
-        return 0, 0.0
-    latest = complete[0]
-    saved = load_file(latest / PARAMS_FILE)
-    if set(saved) != set(params):
-        raise ResumeMismatch(f"{latest / PARAMS_FILE}: holds other parameters than this model trains "
-                             f"({len(set(saved) ^ set(params))} names differ, e.g. {min(set(saved) ^ set(params))})")
-    with torch.no_grad():
-        for name, param in params.items():
-            param.copy_(saved[name])
-    optimizer.load_state_dict(torch.load(latest / OPTIMIZER_FILE, weights_only=True, map_location=accelerator.device))
-    state = json.loads((latest / STATE_FILE).read_text())
-    return int(state["step"]), float(state["elapsed_s"])
-
-
 # --- the loop --------------------------------------------------------------------------------------
 def _loop(backend: WorldModelBackend, recipe: Recipe, run: Path, data: list[dict[str, torch.Tensor]],
           params: dict[str, torch.nn.Parameter], optimizer: torch.optim.Optimizer, accelerator: Accelerator,
-          meta: RunMeta, log: LossLog, start: int, elapsed: float) -> None:
-    t, rank, share = recipe.train, accelerator.process_index, accelerator.num_processes
-    bar = tqdm(total=t.steps, initial=start, desc="wm train", unit="step", disable=not accelerator.is_main_process)
-    for step in range(start, t.steps):
-        began = time.perf_counter()
-        indices = batch_indices(len(data), t.batch_size, t.seed, step)[rank::share]
-        batch = {key: torch.stack([data[i][key] for i in indices]) for key in data[0]}
-        torch.manual_seed(derive_seed(t.seed, "dropout", step, rank))
-        noise = torch.Generator(device=accelerator.device).manual_seed(derive_seed(t.seed, "noise", step, rank))
-        with accelerator.autocast():
-            loss = backend.loss(batch, noise)
-        if not torch.isfinite(loss):
-            raise WorldModelError(f"{run}: loss is {loss.item()} at step {step + 1}; lower train.learning_rate in "
-                                  f"{recipe.source} (the last checkpoint is kept)")
-        accelerator.backward(loss)
-        if share > 1:  # plain data parallelism: the backend runs its own modules, so average gradients here
-            for param in params.values():
-                if param.grad is not None:
-                    torch.distributed.all_reduce(param.grad, op=torch.distributed.ReduceOp.AVG)
-        accelerator.clip_grad_norm_(list(params.values()), t.max_grad_norm)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        elapsed += time.perf_counter() - began
-        value = float(accelerator.reduce(loss.detach(), reduction="mean").item())
-        done = step + 1
-        log.append(done, value, optimizer.param_groups[0]["lr"], elapsed)
-        bar.update(1)
-        bar.set_postfix(loss=f"{value:.4f}")
-        if (done % t.checkpoint_every == 0 or done == t.steps) and accelerator.is_main_process:
-            _save_checkpoint(run, done, elapsed, params, optimizer)
-            replace(meta, steps_done=done, finished=False, weights_sha256=None).write(run)
-            log.plot(run / LOSS_PNG)
-    bar.close()
+          meta: RunMeta, start: int, elapsed: float) -> None:
+    t = recipe.train
+
+    def loss_fn(indices: list[int], noise: torch.Generator) -> torch.Tensor:
+        return backend.loss({key: torch.stack([data[i][key] for i in indices]) for key in data[0]}, noise)
+
+    def nonfinite(loss: float, step: int) -> Exception:
+        return WorldModelError(f"{run}: loss is {loss} at step {step}; lower train.learning_rate in "
+                               f"{recipe.source} (the last checkpoint is kept)")
+
+    run_steps(run, LoopSettings(t.steps, t.batch_size, t.seed, t.max_grad_norm, t.checkpoint_every, "wm train"),
+              len(data), loss_fn, params, optimizer, accelerator, start, elapsed,
+              lambda done: replace(meta, steps_done=done, finished=False, weights_sha256=None).write(run), nonfinite)
 
 
 def _finish(backend: WorldModelBackend, recipe: Recipe, run: Path, meta: RunMeta, accelerator: Accelerator) -> RunMeta:
