@@ -44,14 +44,17 @@ class LoopSettings:
 def run_steps(run: Path, settings: LoopSettings, count: int, loss_fn: Callable[[list[int], torch.Generator], torch.Tensor],
               params: dict[str, torch.nn.Parameter], optimizer: torch.optim.Optimizer, accelerator: Accelerator,
               start: int, elapsed: float, on_checkpoint: Callable[[int], None],
-              nonfinite: Callable[[float, int], Exception]) -> None:
-    """Train steps start+1 … settings.steps over `count` items; `nonfinite(loss, step)` is raised on a NaN/inf loss."""
+              nonfinite: Callable[[float, int], Exception],
+              draw: Callable[[int], list[int]] | None = None) -> None:
+    """Train steps start+1 … settings.steps over `count` items; `nonfinite(loss, step)` is raised on a NaN/inf loss.
+    `draw(step)`: the step's whole batch of item indices, a function of the step only (the policy's weighted
+    co-training sampler); by default `batch_indices`, seeded epoch shuffles."""
     s, rank, share = settings, accelerator.process_index, accelerator.num_processes
     log = LossLog(run / LOSS_CSV, start, writer=accelerator.is_main_process)
     bar = tqdm(total=s.steps, initial=start, desc=s.desc, unit="step", disable=not accelerator.is_main_process)
     for step in range(start, s.steps):
         began = time.perf_counter()
-        indices = batch_indices(count, s.batch_size, s.seed, step)[rank::share]
+        indices = (draw(step) if draw else batch_indices(count, s.batch_size, s.seed, step))[rank::share]
         torch.manual_seed(derive_seed(s.seed, "dropout", step, rank))
         noise = torch.Generator(device=accelerator.device).manual_seed(derive_seed(s.seed, "noise", step, rank))
         with accelerator.autocast():
