@@ -6,17 +6,26 @@ Detectors find problems in a proposed command, strategies decide what to do abou
 
 from dreamgen_core.safety.context import Context
 from dreamgen_core.safety.detectors import (
+    AccelerationLimitDetector,
     Detector,
     NonFiniteDetector,
+    OutOfDistributionDetector,
     PositionLimitDetector,
     SourceWatchdog,
+    StepDeltaDetector,
     VelocityLimitDetector,
 )
+from dreamgen_core.safety.enable import OperatorEnable
 from dreamgen_core.safety.envelope import Envelope, JointBounds
+from dreamgen_core.safety.estop import EstopLatch
 from dreamgen_core.safety.events import SafetyEvent, Violation
-from dreamgen_core.safety.monitor import Rule, SafetyMonitor, Verdict, default_rules
-from dreamgen_core.safety.strategies import Clamp, Hold, Strategy
+from dreamgen_core.safety.monitor import Outcome, Rule, SafetyMonitor, Verdict, default_rules, ood_rule
+from dreamgen_core.safety.publishers import PublisherGuard
+from dreamgen_core.safety.sources import POLICY, TELEOP, SourceArbiter
+from dreamgen_core.safety.strategies import Clamp, Hold, Strategy, Warn
 
-__all__ = ["Clamp", "Context", "Detector", "Envelope", "Hold", "JointBounds", "NonFiniteDetector",
-           "PositionLimitDetector", "Rule", "SafetyEvent", "SafetyMonitor", "SourceWatchdog", "Strategy",
-           "VelocityLimitDetector", "Verdict", "Violation", "default_rules"]
+__all__ = ["POLICY", "TELEOP", "AccelerationLimitDetector", "Clamp", "Context", "Detector", "Envelope",
+           "EstopLatch", "Hold", "JointBounds", "NonFiniteDetector", "OperatorEnable", "OutOfDistributionDetector",
+           "Outcome", "PositionLimitDetector", "PublisherGuard", "Rule", "SafetyEvent", "SafetyMonitor",
+           "SourceArbiter", "SourceWatchdog", "StepDeltaDetector", "Strategy", "VelocityLimitDetector", "Verdict",
+           "Violation", "Warn", "default_rules", "ood_rule"]

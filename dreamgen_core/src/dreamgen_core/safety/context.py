@@ -7,7 +7,7 @@ age, e-stop state, command history for acceleration) is how later detectors get 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dreamgen_core.safety.envelope import Envelope
 
@@ -20,3 +20,5 @@ class Context:
     reference: Mapping[str, float]  # where the robot is commanded now: last sent target, else measured
     step_s: float  # time the proposed command may use to move away from `reference`
     hold_pose: Mapping[str, float]  # what a hold publishes: the pose latched when the hold began
+    # Per-step velocity of the last passed command (rad/s); empty after a hold or before the first.
+    velocity: Mapping[str, float] = field(default_factory=dict)

@@ -16,6 +16,18 @@ MALFORMED = "malformed"
 SOURCE_SILENT = "source_silent"
 NO_MEASUREMENT = "no_measurement"
 STALE_JOINT_STATES = "stale_joint_states"
+STEP_DELTA = "step_delta"
+ACCELERATION_LIMIT = "acceleration_limit"
+OUT_OF_DISTRIBUTION = "out_of_distribution"
+ESTOP = "estop"
+ESTOP_RESET = "estop_reset"
+NOT_SELECTED = "source_not_selected"
+SOURCE_SWITCHED = "source_switched"
+NOT_ENABLED = "not_enabled"
+ENABLED = "enabled"
+STALE_CAMERA = "stale_camera"
+STALE_CHUNK = "stale_chunk"
+FOREIGN_PUBLISHER = "foreign_publisher"
 
 
 @dataclass(frozen=True)
