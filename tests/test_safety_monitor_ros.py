@@ -137,8 +137,9 @@ def test_out_of_limit_teleop_arrives_clamped_and_silence_holds(ros_env: dict[str
         assert all(positions(m) == pytest.approx(robot.pose) for m in holds)
         assert positions(holds[-1])[ELBOW] == pytest.approx(limit)
 
+        # The 1 Hz report may fall 0.5 s into the silence (9 holds): wait for one that has seen 10.
         robot.run(3.0, until=lambda: any(d["state"].startswith("holding") and int(d["clamps"]) > 0
-                                         for d in robot.diagnostics))
+                                         and int(d["holds_sent"]) >= 10 for d in robot.diagnostics))
         assert robot.diagnostics, log.read_text()
         report = robot.diagnostics[-1]
         assert report["state"] == "holding (source_silent)"
