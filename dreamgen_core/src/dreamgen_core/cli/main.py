@@ -21,17 +21,20 @@ from dreamgen_core.cli import (
     doctor_cmd,
     embodiment_cmd,
     idm_cmd,
+    policy_cmd,
     sim_cmd,
     wm_cmd,
 )
 from dreamgen_core.config import ConfigError
 from dreamgen_core.dataset import DatasetError
 from dreamgen_core.idm.errors import IdmError
+from dreamgen_core.policy.errors import PolicyError
 from dreamgen_core.worldmodel.errors import WorldModelError
 
 # Errors in what the user gave us (a file, a spec, a dataset, an output another run is building):
 # one line on stderr, exit 2.
-USER_ERRORS = (ConfigError, FileNotFoundError, BagError, DatasetError, AtomicDirError, WorldModelError, IdmError)
+USER_ERRORS = (ConfigError, FileNotFoundError, BagError, DatasetError, AtomicDirError, WorldModelError, IdmError,
+               PolicyError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor_cmd.register(commands)
     wm_cmd.register(commands)
     idm_cmd.register(commands)
+    policy_cmd.register(commands)
     sim_cmd.register(commands)
     return parser
 

@@ -113,17 +113,26 @@ def norm_from_arrays(states: np.ndarray, actions: np.ndarray, image_size: int, v
     return PolicyNorm(s_min, s_max, s_q01, s_q99, a_min, a_max, a_q01, a_q99, int(image_size), tuple(video_keys))
 
 
+def shrink(frame: np.ndarray, norm: PolicyNorm) -> np.ndarray:
+    """uint8 [h, w, 3] → uint8 [S, S, 3]: prepare's resampling, alone (a frame already S×S is returned as is).
+    Training keeps decoded frames this small; `prepare` of the kept frame equals `prepare` of the original."""
+    frame = np.asarray(frame)
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise PolicyError(f"observation: image: {frame.dtype} {list(frame.shape)}: expected uint8 [h, w, 3]")
+    return resize(frame, (norm.image_size, norm.image_size))
+
+
 def prepare(images: Mapping[str, np.ndarray], state: np.ndarray | None, norm: PolicyNorm) -> PolicyInputs:
     """One observation → model inputs (see the module doc). PolicyError on a missing camera or a wrong shape."""
-    size = norm.image_size
     planes = []
     for key in norm.video_keys:
         if key not in images:
             raise PolicyError(f"observation: no image for video key {key!r} (got {sorted(images)})")
-        frame = np.asarray(images[key])
-        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-            raise PolicyError(f"observation: image {key!r}: {frame.dtype} {list(frame.shape)}: expected uint8 [h, w, 3]")
-        planes.append(resize(frame, (size, size)).astype(np.float32).transpose(2, 0, 1) / np.float32(255))
+        try:
+            small = shrink(images[key], norm)
+        except PolicyError as exc:
+            raise PolicyError(str(exc).replace("image:", f"image {key!r}:", 1)) from None
+        planes.append(small.astype(np.float32).transpose(2, 0, 1) / np.float32(255))
     image = np.stack(planes)
     if state is None:
         return PolicyInputs(image, np.zeros(norm.dim, dtype=np.float32), np.zeros(1, dtype=np.float32))
