@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import argparse
 
-from dreamgen_core.cli import policy_train_cmd
+from dreamgen_core.cli import (
+    policy_bench_cmd,
+    policy_engine_cmd,
+    policy_eval_cmd,
+    policy_export_cmd,
+    policy_train_cmd,
+)
 
 EPILOG = """\
 the loop, in commands:
@@ -26,3 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="policy_command", required=True, metavar="POLICY_COMMAND")
     # sub-commands register here, one line each: policy_<name>_cmd.register(sub)
     policy_train_cmd.register(sub)
+    policy_export_cmd.register(sub)
+    policy_engine_cmd.register(sub)
+    policy_eval_cmd.register(sub)
+    policy_bench_cmd.register(sub)
