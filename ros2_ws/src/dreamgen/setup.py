@@ -42,6 +42,7 @@ setup(
             "gr1_driver = dreamgen.gr1_driver:main",
             "scripted_teleop = dreamgen.scripted_teleop:main",
             "safety_monitor = dreamgen.safety_monitor:main",
+            "policy_node = dreamgen.policy_node:main",
             "episode_recorder = dreamgen.episode_recorder:main",
             "episode_keyboard = dreamgen.episode_keyboard:main",
             "episode_director = dreamgen.episode_director:main",

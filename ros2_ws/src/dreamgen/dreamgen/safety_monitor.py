@@ -14,7 +14,8 @@ command's header stamp is its observation's capture time (chunk freshness). The 
 latches; `~/reset_estop` (Trigger) releases it once the input is False. The camera's info topic
 (published with every frame) tells camera liveness. Another publisher on the robot command topic
 latches the e-stop. Every event but routine clamps is logged and published on /diagnostics at
-once (status `dreamgen/safety_monitor/event`); clamps are counted in the 1 Hz summary.
+once (status `dreamgen/safety_monitor/event`); clamps are counted in the 1 Hz summary. Each
+command's header.frame_id says why it was sent: "passing" or "holding (reason)".
 `ood_stats`: a dataset's meta/stats.json whose action q01/q99 bound the OOD warnings.
 """
 
@@ -102,19 +103,21 @@ class SafetyMonitorNode(DreamgenNode):
 
     def on_command(self, msg: JointState, source: str) -> None:
         self.received += 1
+        now = self.now_s()
         if len(msg.name) != len(msg.position):
             verdict = self.monitor.reject(f"{len(msg.name)} names but {len(msg.position)} positions",
-                                          self.measured, self.now_s())
+                                          self.measured, now)
         else:
             stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-            verdict = self.monitor.step(dict(zip(msg.name, msg.position)), self.measured, self.now_s(), source,
+            verdict = self.monitor.step(dict(zip(msg.name, msg.position)), self.measured, now, source,
                                         stamp if source == POLICY and stamp > 0 else None)
-        self.publish(verdict)
+        self.publish(verdict, now)
 
     def on_estop(self, msg: Bool) -> None:
-        verdict = self.monitor.estop(bool(msg.data), self.measured, self.now_s())
+        now = self.now_s()
+        verdict = self.monitor.estop(bool(msg.data), self.measured, now)
         if verdict is not None:
-            self.publish(verdict)
+            self.publish(verdict, now)
 
     def on_tick(self) -> None:
         now = self.now_s()
@@ -122,7 +125,7 @@ class SafetyMonitorNode(DreamgenNode):
                                              self.measured, now)
         verdict = guard or self.monitor.tick(self.measured, now)
         if verdict is not None:
-            self.publish(verdict)
+            self.publish(verdict, now)
 
     def on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
         return self.answer(self.monitor.enable(bool(request.data), self.measured, self.now_s()), response)
@@ -138,12 +141,15 @@ class SafetyMonitorNode(DreamgenNode):
         response.success, response.message = outcome.ok, outcome.message
         return response
 
-    def publish(self, verdict: Verdict) -> None:
+    def publish(self, verdict: Verdict, now_s: float) -> None:
+        """Publish the verdict reached at `now_s`, stamped with it (the time the envelope was applied at)."""
         self.report(verdict.events)
         if verdict.command is None:
             return
         msg = JointState(name=list(verdict.command), position=list(verdict.command.values()))
-        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.stamp.sec, nanosec = divmod(round(now_s * 1e9), 1_000_000_000)
+        msg.header.stamp.nanosec = nanosec
+        msg.header.frame_id = self.monitor.state  # why this command was sent: "passing" or "holding (why)"
         self.output.publish(msg)
 
     def report(self, events: list[SafetyEvent]) -> None:
