@@ -43,6 +43,7 @@ setup(
             "scripted_teleop = dreamgen.scripted_teleop:main",
             "safety_monitor = dreamgen.safety_monitor:main",
             "policy_node = dreamgen.policy_node:main",
+            "deploy_director = dreamgen.deploy_director:main",
             "episode_recorder = dreamgen.episode_recorder:main",
             "episode_keyboard = dreamgen.episode_keyboard:main",
             "episode_director = dreamgen.episode_director:main",

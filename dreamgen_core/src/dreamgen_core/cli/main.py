@@ -18,6 +18,7 @@ from dreamgen_core.cli import (
     convert_cmd,
     dataset_cmd,
     demo_cmd,
+    deploy_cmd,
     doctor_cmd,
     embodiment_cmd,
     idm_cmd,
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert_cmd.register(commands)
     dataset_cmd.register(commands)
     demo_cmd.register(commands)
+    deploy_cmd.register(commands)
     doctor_cmd.register(commands)
     wm_cmd.register(commands)
     idm_cmd.register(commands)

@@ -3,7 +3,7 @@
 configure: loads the policy (`policy`: an exported POLICY_DIR, or a training checkpoint for the
   torch runtime) through `load_runtime`, after checking that its embodiment hash (and calibration
   hash, when it records one) is the robot's: a mismatch refuses the transition with a message.
-activate: embeds `instruction`, starts the inference thread and the control loop.
+activate: embeds `instruction` (read at each activation), starts the inference thread and the loop.
 deactivate: stops publishing (the safety monitor then holds the pose on silence).
 
 At the control rate the loop hands the latest observation (assembled by the converter's rules,
@@ -100,6 +100,9 @@ class PolicyNode(ManagedNode):
 
     def start(self) -> None:
         assert self.runtime is not None and self.chunker is not None
+        # Read at every activation: an operator (or deploy_director) sets the next task's instruction
+        # between a deactivate and an activate.
+        self.instruction = str(self.get_parameter("instruction").value)
         self.runtime.start_episode(self.instruction)
         self.chunker.reset()
         self.results.clear()

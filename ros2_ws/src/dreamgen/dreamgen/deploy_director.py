@@ -1,0 +1,139 @@
+"""A scripted operator for deploy in simulation: runs the policy on each task and judges it.
+
+For every episode: disable the safety monitor's policy source, deactivate policy_node, give both
+the sim and the policy the task's instruction, reset the scene (/sim/reset), activate the policy
+and enable the monitor (the policy ramps in from the measured pose), then watch the sim's own
+success check on /sim/task: success once it holds for `success_hold_s` of sim time, failure at
+`episode_timeout_s`. The same rule as `dreamgen policy eval --sim` (policy.rollout.RolloutConfig),
+so the two report comparable numbers. Writes a JSON report and exits 0 when every episode ran.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState
+from rclpy.client import Client
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
+from std_msgs.msg import String
+from std_srvs.srv import SetBool, Trigger
+
+from dreamgen.node_runtime import DreamgenNode, main_for
+from dreamgen.sim_robot import RESET_SERVICE, TASK_TOPIC
+from dreamgen.stop_signals import stop_request
+from dreamgen_core.atomic import write_text_atomic
+from dreamgen_core.policy.rollout import RolloutConfig
+from dreamgen_core.sim.task import TASKS, task_for
+
+DEFAULTS = RolloutConfig()
+STARTUP_SETTLE_S = 3.0  # sim time before the first reset (the arms' start-up transient)
+
+
+class DeployDirector(DreamgenNode):
+    def __init__(self) -> None:
+        super().__init__("deploy_director")
+        p = self.declare_parameter
+        self.episodes = int(p("episodes", 1).value)
+        self.timeout_s = float(p("episode_timeout_s", DEFAULTS.max_episode_s + self.spec.safety.ramp_in_s).value)
+        self.hold_s = float(p("success_hold_s", DEFAULTS.success_hold_s).value)
+        self.report_path = str(p("report", "").value)
+        self.instructions = [str(i) for i in p("instructions", [t.instruction for t in TASKS]).value]
+        for instruction in self.instructions:
+            task_for(instruction)  # an unknown one fails here, with the list of known ones
+        self.reset = self.create_client(Trigger, RESET_SERVICE)
+        self.enable = self.create_client(SetBool, "/safety_monitor/enable")
+        self.lifecycle = self.create_client(ChangeState, "/policy_node/change_state")
+        self.sim_params = AsyncParameterClient(self, "sim_robot")
+        self.policy_params = AsyncParameterClient(self, "policy_node")
+        self.task: dict = {}
+        self.create_subscription(String, TASK_TOPIC, lambda m: setattr(self, "task", json.loads(m.data)), 10)
+        threading.Thread(target=self.direct, daemon=True).start()
+
+    def sim_s(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def direct(self) -> None:
+        results: list[dict] = []
+        try:
+            for client in (self.reset, self.enable, self.lifecycle):
+                if not client.wait_for_service(timeout_sec=90.0):
+                    raise RuntimeError(f"service {client.srv_name} did not appear")
+            for params in (self.sim_params, self.policy_params):
+                if not params.wait_for_services(timeout_sec=90.0):
+                    raise RuntimeError(f"the parameter services of {params.remote_node_name} did not appear")
+            self.wait_for(lambda: self.sim_s() >= STARTUP_SETTLE_S, f"{STARTUP_SETTLE_S:g} s of sim time", 120.0)
+            for instruction in self.instructions:
+                for k in range(self.episodes):
+                    results.append(self.run_one(instruction, k))
+            code = 0
+        except RuntimeError as exc:
+            if stop_request().requested:
+                return
+            self.get_logger().error(str(exc))
+            results.append({"error": str(exc)})
+            code = 1
+        if self.report_path:
+            write_text_atomic(Path(self.report_path), json.dumps(results, indent=2) + "\n")
+        self.finish(code)
+
+    def run_one(self, instruction: str, index: int) -> dict:
+        self.call(self.enable, SetBool.Request(data=False))
+        self.transition(Transition.TRANSITION_DEACTIVATE, allow_fail=True)  # not active after a failure
+        for params in (self.sim_params, self.policy_params):
+            self.set_instruction(params, instruction)
+        seed_before = self.task.get("seed")
+        self.call(self.reset, Trigger.Request())
+        self.wait_for(lambda: self.task.get("seed") not in (None, seed_before), "a new task after /sim/reset")
+        self.transition(Transition.TRANSITION_ACTIVATE)
+        enabled = self.call(self.enable, SetBool.Request(data=True))
+        if not enabled.success:
+            raise RuntimeError(f"the safety monitor refused the enable: {enabled.message}")
+        start = self.sim_s()
+        success_since: float | None = None
+        while (now := self.sim_s()) - start < self.timeout_s:
+            if self.task.get("success"):
+                success_since = now if success_since is None else success_since
+                if now - success_since >= self.hold_s:
+                    break
+            else:
+                success_since = None
+            time.sleep(0.05)
+        success = success_since is not None and self.sim_s() - success_since >= self.hold_s
+        self.call(self.enable, SetBool.Request(data=False))
+        result = {"instruction": instruction, "episode": index, "seed": self.task.get("seed"), "success": success,
+                  "sim_seconds": round(self.sim_s() - start, 2)}
+        self.get_logger().info(f"{instruction!r} #{index}: {'success' if success else 'failure'} "
+                               f"after {result['sim_seconds']} s")
+        return result
+
+    def transition(self, transition_id: int, allow_fail: bool = False) -> None:
+        reply = self.call(self.lifecycle, ChangeState.Request(transition=Transition(id=transition_id)))
+        if not reply.success and not allow_fail:
+            raise RuntimeError(f"policy_node refused lifecycle transition {transition_id} (see its log)")
+
+    def set_instruction(self, params: AsyncParameterClient, instruction: str) -> None:
+        future = params.set_parameters([Parameter("instruction", value=instruction)])
+        self.wait_for(future.done, f"{params.remote_node_name} to take the instruction", 30.0)
+        result = future.result().results[0]
+        if not result.successful:
+            raise RuntimeError(f"{params.remote_node_name} refused instruction {instruction!r}: {result.reason}")
+
+    def call(self, client: Client, request):  # type: ignore[no-untyped-def]
+        future = client.call_async(request)
+        self.wait_for(future.done, f"a reply from {client.srv_name}", 30.0)
+        return future.result()
+
+    def wait_for(self, condition, what: str, timeout_s: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"timed out after {timeout_s:g} s waiting for {what}")
+            time.sleep(0.05)
+
+
+main = main_for(DeployDirector)
