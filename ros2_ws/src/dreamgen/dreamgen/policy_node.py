@@ -30,6 +30,7 @@ from sensor_msgs.msg import Image, JointState
 from dreamgen.managed_node import ManagedNode
 from dreamgen.node_runtime import main_for
 from dreamgen_core.config import read_yaml
+from dreamgen_core.convert import ConvertConfig
 from dreamgen_core.deploy import ChunkConfig, ChunkExecutor
 from dreamgen_core.deploy.compat import check_policy_fits
 from dreamgen_core.deploy.errors import DeployError
@@ -59,8 +60,9 @@ class PolicyNode(ManagedNode):
         self.fault = FaultPlan.parse(str(p("fault", "").value))
         self.runtime = None
         self.chunker: ChunkExecutor | None = None
-        self.assembler = ObservationAssembler(self.spec, self.spec.safety.stale_joint_states_s,
-                                              self.spec.safety.stale_camera_s)
+        # The converter's tolerances: an observation the converter would call a gap is none here either.
+        rules = ConvertConfig()
+        self.assembler = ObservationAssembler(self.spec, rules.state_tolerance_s, rules.image_tolerance_s)
         self.requests: queue.Queue[Observation] = queue.Queue(maxsize=1)
         self.results: deque[tuple[np.ndarray | None, float, float, str]] = deque()
         self.halt = threading.Event()
