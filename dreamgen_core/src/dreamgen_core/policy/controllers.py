@@ -2,7 +2,9 @@
 
 Every controller answers one question per control tick, `command(robot, tick)`: absolute joint
 targets (layout order) for this tick. The rollout loop (`rollout.py`) sends them through the safety
-monitor, as on the robot, so all controllers are measured under the same envelope.
+monitor, as on the robot, so all controllers are measured under the same envelope: the policy on the
+monitor's policy input (operator-enabled, ramped in, its chunks' observation age checked), the
+baselines on the teleop input, as the scripted teleop of `make demo` drives the robot.
 
 - `PolicyController`: the exported policy through a `PolicyRuntime`. It renders the head camera,
   maps it to the model view (the converter's `ModelViewTransform`, so the policy sees the pixels it
@@ -23,7 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
-from dreamgen_core.safety import Envelope
+from dreamgen_core.safety import POLICY, TELEOP, Envelope
 from dreamgen_core.sim.expert import Phase, ScriptedExpert
 from dreamgen_core.sim.robot import HeadCamera, SimRobot
 from dreamgen_core.video import ModelViewTransform
@@ -39,6 +41,8 @@ class Runtime(Protocol):
 
 class Controller(Protocol):
     name: str
+    source: str            # the safety monitor's input it speaks on: TELEOP, or POLICY (enabled, ramped in)
+    stamp_s: float | None  # capture time of the observation the current command came from (policy chunks)
 
     def start(self, robot: SimRobot, seed: int) -> None:
         """A new episode begins (the robot was just reset to its task and seed)."""
@@ -52,6 +56,7 @@ class Controller(Protocol):
 
 class PolicyController:
     name = "policy"
+    source = POLICY
 
     def __init__(self, runtime: Runtime, cameras: Mapping[str, HeadCamera], transforms: Mapping[str, ModelViewTransform],
                  execute: int, action_fps: float, control_hz: float) -> None:
@@ -62,12 +67,14 @@ class PolicyController:
         self._asked_at = 0
         self._seed = 0
         self.queries = 0
+        self.stamp_s: float | None = None
 
     def start(self, robot: SimRobot, seed: int) -> None:
         self.runtime.start_episode(robot.task.instruction)
         self._chunk = np.zeros((0, 0), dtype=np.float32)
         self._seed = seed
         self.queries = 0
+        self.stamp_s = None
 
     def _index(self, tick: int) -> int:
         """The chunk step due at `tick`: chunk[k] is the action for k/action_fps after the query."""
@@ -79,6 +86,7 @@ class PolicyController:
             # A distinct, reproducible noise draw per query: seed and tick name it.
             self._chunk = self.runtime.act(images, robot.positions(), seed=self._seed * 100_003 + tick)
             self._asked_at = tick
+            self.stamp_s = robot.time
             self.queries += 1
         return np.asarray(self._chunk[self._index(tick)], dtype=np.float64)
 
@@ -87,6 +95,9 @@ class PolicyController:
 
 
 class ExpertController:
+    source = TELEOP
+    stamp_s: float | None = None
+
     name = "expert"
 
     def __init__(self, expert: ScriptedExpert) -> None:
@@ -106,6 +117,8 @@ class ReplayController:
     """Replays `trajectories[task name]` ([T, D] at `action_fps`), holding its last row after the end."""
 
     name = "mean_replay"
+    source = TELEOP
+    stamp_s: float | None = None
 
     def __init__(self, trajectories: Mapping[str, np.ndarray], action_fps: float, control_hz: float) -> None:
         self.trajectories, self.action_fps, self.control_hz = dict(trajectories), action_fps, control_hz
@@ -126,6 +139,8 @@ class RandomController:
     """A new uniform random target inside the envelope every `execute` ticks, seeded by the episode."""
 
     name = "random"
+    source = TELEOP
+    stamp_s: float | None = None
 
     def __init__(self, envelope: Envelope, execute: int) -> None:
         self.low = np.array([envelope.joints[n].lower for n in envelope.joint_names])

@@ -51,7 +51,7 @@ from dreamgen_core.policy.latency import LatencyStats
 from dreamgen_core.policy.rollout import EpisodeResult, RolloutConfig, rollout
 from dreamgen_core.policy.runtime import PolicyRuntime, load_runtime
 from dreamgen_core.policy.text import is_dream_task
-from dreamgen_core.safety import Envelope
+from dreamgen_core.safety import Envelope, Rule, default_rules, ood_rule
 from dreamgen_core.sim.episodes import SimWorker, episode_pool, sim_worker
 from dreamgen_core.sim.task import Task, UnknownInstruction, task_for
 from dreamgen_core.video import ModelViewTransform, VideoWriter
@@ -172,14 +172,17 @@ def _runtime(policy_dir: Path, name: str) -> PolicyRuntime:
 
 
 def _controller(name: str, worker: SimWorker, config: EvalConfig, policy_dir: Path | None,
-                trajectories: dict[str, np.ndarray], trajectory_fps: float) -> tuple[Controller, PolicyRuntime | None]:
+                trajectories: dict[str, np.ndarray],
+                trajectory_fps: float) -> tuple[Controller, PolicyRuntime | None, list[Rule] | None]:
+    """The controller, its runtime (the policy's) and the monitor's rules: the envelope, plus for the
+    policy the warning on targets outside its training actions' [q01, q99] (as `safety_monitor` runs it)."""
     spec, rates = worker.spec, worker.spec.rates
     if name == "expert":
-        return ExpertController(worker.expert), None
+        return ExpertController(worker.expert), None, None
     if name == "mean_replay":
-        return ReplayController(trajectories, trajectory_fps, rates.control_hz), None
+        return ReplayController(trajectories, trajectory_fps, rates.control_hz), None, None
     if name == "random":
-        return RandomController(Envelope.from_spec(spec), config.execute), None
+        return RandomController(Envelope.from_spec(spec), config.execute), None, None
     assert policy_dir is not None
     runtime = _runtime(policy_dir, config.runtime)
     cameras, transforms = {}, {}
@@ -191,8 +194,12 @@ def _controller(name: str, worker: SimWorker, config: EvalConfig, policy_dir: Pa
         cameras[key] = worker.camera(*config.camera_hw)
         transforms[key] = ModelViewTransform.for_camera(camera)
     runtime.latency.clear()
+    names = spec.joint_names
+    rules = default_rules()
+    rules.insert(1, ood_rule(dict(zip(names, runtime.norm.action_q01.tolist())),
+                             dict(zip(names, runtime.norm.action_q99.tolist()))))
     return PolicyController(runtime, cameras, transforms, config.execute, runtime.manifest.rates.action_fps,
-                            rates.control_hz), runtime
+                            rates.control_hz), runtime, rules
 
 
 def _episode(job: tuple[str, Task, int, bool], config: EvalConfig, policy_dir: Path | None,
@@ -200,7 +207,7 @@ def _episode(job: tuple[str, Task, int, bool], config: EvalConfig, policy_dir: P
              build: Path) -> tuple[EpisodeResult, list[float], str]:
     name, task, seed, film = job
     worker = sim_worker(config.embodiment)
-    controller, runtime = _controller(name, worker, config, policy_dir, trajectories, trajectory_fps)
+    controller, runtime, rules = _controller(name, worker, config, policy_dir, trajectories, trajectory_fps)
     video_name = f"{name}_{task.name}_seed{seed}.mp4"
     writer = VideoWriter(build / VIDEOS_DIR / video_name, worker.spec.rates.control_hz, config.camera_hw) if film else None
     camera = worker.camera(*config.camera_hw)
@@ -210,7 +217,7 @@ def _episode(job: tuple[str, Task, int, bool], config: EvalConfig, policy_dir: P
             writer.write(camera.render())
 
     try:
-        result = rollout(worker.robot, controller, task, seed, config.rollout, observe)
+        result = rollout(worker.robot, controller, task, seed, config.rollout, observe, rules)
     finally:
         if writer is not None:
             writer.close()

@@ -1,9 +1,13 @@
 """One closed-loop episode in the simulated GR1: a controller's targets → safety monitor → robot.
 
 The loop is the robot's, without ROS: at the embodiment's control rate, the measured joint state
-feeds the safety monitor (`observe`), the controller proposes targets, the monitor makes them safe
-(`step`: NaN rejection, position and velocity clamps, holds), and only what it returns reaches the
-robot. A fresh monitor per episode, as after an operator re-enables the robot.
+feeds the safety monitor (`observe`; the sim's camera streams all along, `observe_camera`), the
+controller proposes targets, the monitor makes them safe (`step`: NaN rejection, position,
+velocity, step and acceleration clamps, holds), and only what it returns reaches the robot. A fresh
+monitor per episode on the controller's input: the policy's is operator-enabled at the start and
+ramps in from the measured pose, and each of its commands carries the capture time of the
+observation it came from (a chunk too old is held), exactly as `safety_monitor` treats it on the
+robot; the baselines speak on the teleop input.
 
 Success is the sim's own check (`SimRobot.task_state().success`: the cube resting flat inside its
 target) holding for `success_hold_s` in a row; the episode ends then, when the controller is done and
@@ -19,7 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from dreamgen_core.policy.controllers import Controller
-from dreamgen_core.safety import SafetyMonitor
+from dreamgen_core.policy.errors import PolicyError
+from dreamgen_core.safety import POLICY, Rule, SafetyMonitor
+from dreamgen_core.safety.events import OUT_OF_DISTRIBUTION
 from dreamgen_core.safety.monitor import CLAMP_KINDS
 from dreamgen_core.sim.robot import SimRobot
 from dreamgen_core.sim.task import Task
@@ -40,32 +46,40 @@ class EpisodeResult:
     success: bool
     seconds: float               # simulated
     cube_to_target_m: float      # planar distance at the end
-    clamped: int                 # ticks whose command the monitor clamped (position or velocity limit)
+    clamped: int                 # ticks whose command the monitor clamped (position, velocity, step, acceleration)
     holds: int                   # ticks whose command the monitor replaced by a hold
+    out_of_distribution: int = 0  # ticks whose target left the training actions' [q01, q99] (a warning)
     video: str = ""              # rollout mp4, relative to the report, when filmed
 
 
 def rollout(robot: SimRobot, controller: Controller, task: Task, seed: int, config: RolloutConfig,
-            observe: Callable[[], None] = lambda: None) -> EpisodeResult:
-    """Run one episode of `task` on `seed`; `observe` runs after every control period (e.g. to film)."""
+            observe: Callable[[], None] = lambda: None, rules: list[Rule] | None = None) -> EpisodeResult:
+    """Run one episode of `task` on `seed`; `observe` runs after every control period (e.g. to film);
+    `rules`: the monitor's (default: the envelope's `default_rules`)."""
     spec = robot.spec
     names = list(spec.joint_names)
     control_hz = spec.rates.control_hz
     steps = max(1, round(1.0 / (control_hz * robot.timestep)))
     robot.reset(seed, task)
-    monitor = SafetyMonitor.from_spec(spec)
+    monitor = SafetyMonitor.from_spec(spec, rules, source=controller.source)
     controller.start(robot, seed)
     start = robot.time
-    held = settled = clamped = 0
+    if controller.source == POLICY:
+        enabled = monitor.enable(True, dict(zip(names, robot.positions().tolist())), start)
+        if not enabled.ok:
+            raise PolicyError(f"the safety monitor did not enable the policy: {enabled.message}")
+    held = settled = clamped = ood = 0
     success = False
     observe()
     for tick in range(round(config.max_episode_s * control_hz)):
         now = robot.time
         measured = dict(zip(names, robot.positions().tolist()))
         monitor.observe(now)
+        monitor.observe_camera(now)
         target = controller.command(robot, tick)
-        verdict = monitor.step(dict(zip(names, target.tolist())), measured, now)
+        verdict = monitor.step(dict(zip(names, target.tolist())), measured, now, controller.source, controller.stamp_s)
         clamped += any(event.kind in CLAMP_KINDS for event in verdict.events)
+        ood += any(event.kind == OUT_OF_DISTRIBUTION for event in verdict.events)
         if verdict.command is not None:
             robot.command(list(verdict.command), list(verdict.command.values()))
         robot.step(steps)
@@ -80,4 +94,4 @@ def rollout(robot: SimRobot, controller: Controller, task: Task, seed: int, conf
     state = robot.task_state()
     distance = float(np.hypot(*(np.asarray(state.cube_pos[:2]) - np.asarray(state.target_pos[:2]))))
     return EpisodeResult(controller.name, task.name, seed, success, robot.time - start, distance, clamped,
-                         monitor.held)
+                         monitor.held, ood)
