@@ -94,8 +94,29 @@ class TrainingData:
         return inputs, self.norm.normalize_action(episode.action[rows]), episode.instruction
 
 
-def load_training_data(paths: Sequence[Path], image_size: int, horizon: int) -> TrainingData:
-    """Read every dataset (see the module doc); PolicyError on mixed embodiments or no real dataset."""
+@dataclass
+class OpenedDatasets:
+    """The datasets' metadata, checked to train one policy together; nothing decoded yet (`open_datasets`)."""
+
+    readers: list[DatasetReader]
+    kinds: list[str]
+    embodiment: str
+    embodiment_hash: str
+    layout: tuple[str, ...]
+    video_keys: tuple[str, ...]
+    fingerprints: list[str]
+
+    def sizes(self) -> dict[str, int]:
+        """Samples (frames) per kind of data."""
+        sizes = dict.fromkeys(("real", "dream"), 0)
+        for reader, kind in zip(self.readers, self.kinds):
+            sizes[kind] += sum(e.length for e in reader.episodes)
+        return sizes
+
+
+def open_datasets(paths: Sequence[Path]) -> OpenedDatasets:
+    """Read the datasets' metadata and check them: one embodiment (content hash), a real dataset among them
+    (the normalization's source), the embodiment's width and model-view videos. PolicyError naming the dataset."""
     if not paths:
         raise PolicyError("no DATASET given")
     readers = [DatasetReader(Path(p)) for p in paths]
@@ -109,25 +130,33 @@ def load_training_data(paths: Sequence[Path], image_size: int, horizon: int) -> 
     if not content_hash:
         raise PolicyError(f"{readers[0].root}: meta/provenance.json records no embodiment content hash; "
                           "re-convert it with this dreamgen (the policy checkpoint must name the embodiment exactly)")
-    spec = load_embodiment(name)
-    video_keys = tuple(camera.model_view.video_key for camera in spec.cameras.values())
-    if not any(kind == "real" for kind in kinds):
+    if "real" not in kinds:
         raise PolicyError(f"no real dataset among {[str(r.root) for r in readers]}: the state and action "
                           "normalization comes from recorded demos; add one")
-    arrays = [[r.arrays(e.index) for e in r.episodes] for r in readers]
+    spec = load_embodiment(name)
+    video_keys = tuple(camera.model_view.video_key for camera in spec.cameras.values())
     for reader in readers:
         if reader.dim != spec.dim:
             raise PolicyError(f"{reader.root}: state/action width {reader.dim}, embodiment {name} has {spec.dim}")
         missing = [key for key in video_keys if key not in reader.video_keys]
         if missing:
             raise PolicyError(f"{reader.root}: no video {missing}: the policy sees the model views {list(video_keys)}")
+    return OpenedDatasets(readers, kinds, name, content_hash, spec.joint_names, video_keys,
+                          [fingerprint(r.root) for r in readers])
+
+
+def load_training_data(datasets: Sequence[Path] | OpenedDatasets, image_size: int, horizon: int) -> TrainingData:
+    """Read every episode and decode its videos (see the module doc); paths are opened by `open_datasets` first."""
+    opened = datasets if isinstance(datasets, OpenedDatasets) else open_datasets(datasets)
+    readers, kinds, dim = opened.readers, opened.kinds, len(opened.layout)
+    arrays = [[r.arrays(e.index) for e in r.episodes] for r in readers]
     real = [a for kind, episodes in zip(kinds, arrays) if kind == "real" for a in episodes]
     norm = norm_from_arrays(np.concatenate([a.state for a in real]), np.concatenate([a.action for a in real]),
-                            image_size, video_keys)
-    data = TrainingData(norm, name, content_hash, spec.joint_names, [], [], horizon)
+                            image_size, opened.video_keys)
+    data = TrainingData(norm, opened.embodiment, opened.embodiment_hash, opened.layout, [], [], horizon)
     total = sum(len(r.episodes) for r in readers)
     with tqdm(total=total, desc="decode episodes", unit="episode") as bar:
-        for reader, kind, episodes in zip(readers, kinds, arrays):
+        for reader, kind, episodes, print_ in zip(readers, kinds, arrays, opened.fingerprints):
             clipped = 0
             for info, arrays_ in zip(reader.episodes, episodes):
                 action = arrays_.action
@@ -135,16 +164,17 @@ def load_training_data(paths: Sequence[Path], image_size: int, horizon: int) -> 
                     outside = (action < norm.action_min) | (action > norm.action_max)
                     clipped += int(outside.sum())
                     action = np.clip(action, norm.action_min, norm.action_max)
-                frames = {key: np.stack([shrink(f, norm) for f in reader.frames(info.index, key)]) for key in video_keys}
+                frames = {key: np.stack([shrink(f, norm) for f in reader.frames(info.index, key)])
+                          for key in opened.video_keys}
                 data.episodes.append(Episode(kind, instruction_of(info.task), frames,
                                              None if kind == "dream" else arrays_.state, action))
                 bar.update(1)
             samples = sum(len(a.action) for a in episodes)
             if clipped:
                 log.warning("%s: %d of %d dream action values lay outside the real datasets' range and were clipped",
-                            reader.root, clipped, samples * spec.dim)
-            data.sources.append(SourceDataset(str(reader.root.resolve()), kind, fingerprint(reader.root),
-                                              len(reader.episodes), samples, clipped))
+                            reader.root, clipped, samples * dim)
+            data.sources.append(SourceDataset(str(reader.root.resolve()), kind, print_, len(reader.episodes), samples,
+                                              clipped))
     data.items = np.asarray([(i, t) for i, e in enumerate(data.episodes) for t in range(e.length)],
                             dtype=np.int64).reshape(-1, 2)
     kinds_of_items = np.asarray([data.episodes[e].kind for e in data.items[:, 0]])

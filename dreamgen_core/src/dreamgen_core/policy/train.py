@@ -38,7 +38,7 @@ from dreamgen_core import __version__
 from dreamgen_core.atomic import write_text_atomic
 from dreamgen_core.policy.checkpoint import PolicyCheckpoint, build_model, save_policy
 from dreamgen_core.policy.config import PolicyConfig, config_to_dict
-from dreamgen_core.policy.data import TrainingData, load_training_data
+from dreamgen_core.policy.data import OpenedDatasets, TrainingData, load_training_data, open_datasets
 from dreamgen_core.policy.errors import PolicyError, ResumeMismatch
 from dreamgen_core.policy.sampler import CoTrainingSampler, check_mix
 from dreamgen_core.policy.text import load_text_encoder
@@ -91,16 +91,19 @@ def train_policy(datasets: Sequence[Path], out: Path, config: PolicyConfig, mix:
     accelerator = make_accelerator(device, t.mixed_precision, PolicyError)
     if t.batch_size % accelerator.num_processes:
         raise PolicyError(f"train.batch_size {t.batch_size} does not divide among {accelerator.num_processes} processes")
-    data = load_training_data(datasets, config.image_size, config.horizon)
-    weights = check_mix(mix, data.sizes())
+    opened = open_datasets(datasets)
+    weights = check_mix(mix, opened.sizes())
     text_encoder = load_text_encoder(config.text, config.source)
     text_spec = replace(config.text, dim=text_encoder.dim)
     with run_lock(run, accelerator.is_main_process, "dreamgen policy train", PolicyError):
-        state = _start(run, config, weights, data, accelerator.is_main_process)
-        sources = [s.to_dict() for s in data.sources]
-        if state.finished and state.steps_done == t.steps:
-            return PolicyTrainOutcome(run, state, state.steps_done, weights, data.sizes(), sources,
+        state = _start(run, config, weights, opened, accelerator.is_main_process)
+        if state.finished and state.steps_done == t.steps:  # answered before decoding any video
+            sources = [{"path": str(r.root), "kind": k, "episodes": len(r.episodes), "clipped_actions": 0,
+                        "samples": sum(e.length for e in r.episodes)} for r, k in zip(opened.readers, opened.kinds)]
+            return PolicyTrainOutcome(run, state, state.steps_done, weights, opened.sizes(), sources,
                                       accelerator.is_main_process)
+        data = load_training_data(opened, config.image_size, config.horizon)
+        sources = [s.to_dict() for s in data.sources]
         torch.manual_seed(t.seed)  # the same initial weights in every run of this seed
         model = build_model(config, data.norm, text_spec).to(accelerator.device).train()
         params = dict(model.named_parameters())
@@ -137,19 +140,19 @@ def train_policy(datasets: Sequence[Path], out: Path, config: PolicyConfig, mix:
     return PolicyTrainOutcome(run, state, start, weights, data.sizes(), sources, accelerator.is_main_process)
 
 
-def run_identity(config: PolicyConfig, weights: Mapping[str, float], data: TrainingData) -> str:
+def run_identity(config: PolicyConfig, weights: Mapping[str, float], opened: OpenedDatasets) -> str:
     """What must not change across a resume: everything a step computes from (not how many steps, nor
     how often to checkpoint, nor where the datasets lie)."""
     settings = config_to_dict(config)
     del settings["train"]["steps"], settings["train"]["checkpoint_every"]
     document = {"config": settings, "mix": dict(sorted(weights.items())),
-                "datasets": [(s.kind, s.fingerprint) for s in data.sources]}
+                "datasets": list(zip(opened.kinds, opened.fingerprints))}
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
-def _start(run: Path, config: PolicyConfig, weights: Mapping[str, float], data: TrainingData, main: bool) -> RunState:
+def _start(run: Path, config: PolicyConfig, weights: Mapping[str, float], opened: OpenedDatasets, main: bool) -> RunState:
     """The run's state as it stands, checked to be this run; only the main process writes it."""
-    identity, steps = run_identity(config, weights, data), config.train.steps
+    identity, steps = run_identity(config, weights, opened), config.train.steps
     if not (run / RUN_FILE).is_file():
         if main and any(p.name != ".train.lock" for p in run.glob("*")):
             raise PolicyError(f"{run}: exists and is not a policy run (no {RUN_FILE}); choose a new --out")
