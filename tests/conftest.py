@@ -116,3 +116,29 @@ def sim_episodes(ros_env: dict[str, str], tmp_path_factory: pytest.TempPathFacto
             node.destroy_node()
             rclpy.shutdown()
     return out / "episodes", replies
+
+
+SIM_TASKS = ("red_cube_to_green_target", "blue_cube_to_yellow_target", "red_cube_to_yellow_target")
+SIM_TRAIN_SEEDS = range(8)
+SIM_HELDOUT_SEEDS = range(1000, 1002)
+
+
+@pytest.fixture(scope="session")
+def sim_demos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The scripted expert's demos as a GR00T dataset (`record_sim_dataset`): SIM_TASKS x train seeds 0-7.
+    Shared by the IDM, labelling and policy tests (recorded once per session)."""
+    from dreamgen_core.sim.dataset import record_sim_dataset
+
+    out = tmp_path_factory.mktemp("sim_demos") / "demos"
+    record_sim_dataset(out, SIM_TASKS, SIM_TRAIN_SEEDS, workers=2, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def sim_heldout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Held-out demos of the same tasks: seeds 1000-1001 (other cube and target layouts than any train seed)."""
+    from dreamgen_core.sim.dataset import record_sim_dataset
+
+    out = tmp_path_factory.mktemp("sim_heldout") / "demos"
+    record_sim_dataset(out, SIM_TASKS, SIM_HELDOUT_SEEDS, workers=2, progress=False)
+    return out
