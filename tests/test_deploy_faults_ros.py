@@ -79,10 +79,12 @@ class Operator(Robot):
         self.estop_pub = self.node.create_publisher(Bool, SPEC.ros.estop.name, RELIABLE)
         self.policy_pub = self.node.create_publisher(JointState, SPEC.ros.policy_command.name, RELIABLE)
         self.camera_on = True
+        self.states_on = True
         self.frame = np.full((100, 160, 3), 90, dtype=np.uint8)
 
     def publish_state(self) -> None:
-        super().publish_state()
+        if self.states_on:
+            super().publish_state()
         if self.camera_on:
             msg = Image(height=100, width=160, encoding="rgb8", step=480, data=self.frame.tobytes())
             msg.header.stamp = self.node.get_clock().now().to_msg()
@@ -189,8 +191,15 @@ def test_policy_moves_the_robot_then_estop_holds_within_one_period(ros_env, tmp_
         assert passing_after(op, resumed) > 5
 
 
-@pytest.mark.parametrize("fault, reason", [("crash@4", "crash"), ("hang@4", "hang")])
-def test_a_crashing_or_hanging_policy_is_held_by_the_watchdog(ros_env, tmp_path, policy_dir, fault, reason) -> None:
+EXPECTED_LOG = {"crash": "injected crash", "hang": "has not answered", "slow": "chunk refused"}
+
+
+@pytest.mark.parametrize("fault, reason", [("crash@4", "crash"), ("hang@4", "hang"), ("slow:1.5@3", "slow")])
+def test_a_crashing_hanging_or_slow_policy_is_held_by_the_watchdog(ros_env, tmp_path, policy_dir, fault,
+                                                                   reason) -> None:
+    """Crash: 3 failed calls and the node deactivates itself; hang: the call never returns; slow:
+    1.5 s per call, longer than a chunk (0.8 s) and the chunk age limit (1 s), so every chunk is
+    refused. Each time the policy falls silent and the monitor holds."""
     with stack(ros_env, tmp_path, policy_dir, fault=fault) as (op, logs):
         engage(op)
         op.run(40.0, until=lambda: passing_after(op, 0) > 3 and op.commands[-1][1].header.frame_id.startswith("hold"))
@@ -204,7 +213,7 @@ def test_a_crashing_or_hanging_policy_is_held_by_the_watchdog(ros_env, tmp_path,
         op.run(1.0)
         assert passing_after(op, op.commands[holds[0]][0]) == 0
         text = logs["policy_node"].read_text()
-        assert ("injected crash" in text) if reason == "crash" else ("has not answered" in text), text[-2000:]
+        assert EXPECTED_LOG[reason] in text, text[-2000:]
 
 
 def test_nan_and_out_of_limit_chunks_never_reach_the_robot(ros_env, tmp_path, policy_dir) -> None:
@@ -221,8 +230,10 @@ def test_nan_and_out_of_limit_chunks_never_reach_the_robot(ros_env, tmp_path, po
         assert top == pytest.approx(ENVELOPE.joints[ELBOW].upper)  # clamped at the limit minus margin
 
 
-def test_rogue_commands_stale_camera_and_a_second_publisher(ros_env, tmp_path) -> None:
-    """No policy node: this process is the (faulty) policy on /policy/joint_command."""
+def test_rogue_commands_stale_inputs_pose_jump_and_a_second_publisher(ros_env, tmp_path) -> None:
+    """No policy node: this process is the (faulty) policy on /policy/joint_command: huge deltas and
+    unknown joint names, NaN, a stale camera, a jump in the measured pose, stale joint states, and
+    finally a second publisher on the robot command topic."""
     with stack(ros_env, tmp_path, None) as (op, logs):
         engage(op)
         pose = dict(op.pose)
@@ -243,6 +254,16 @@ def test_rogue_commands_stale_camera_and_a_second_publisher(ros_env, tmp_path) -
         op.run(SPEC.safety.stale_camera_s + 1.0, every=lambda: op.policy_pub.publish(ok), period_s=PERIOD)
         assert any(m.header.frame_id == "holding (stale_camera)" for m in op.since(t_cam)), logs
         op.camera_on = True
+        # The measured pose jumps 0.5 rad (an encoder glitch): commands go on from the last target,
+        # never toward the glitch in one step (check_envelope); then joint states stop: held.
+        op.pose[ELBOW] += 0.5
+        t_stale = time.monotonic()
+        op.run(0.5, every=lambda: op.policy_pub.publish(ok), period_s=PERIOD)
+        op.states_on = False
+        op.run(SPEC.safety.stale_joint_states_s + 1.0, every=lambda: op.policy_pub.publish(ok), period_s=PERIOD)
+        assert any(m.header.frame_id == "holding (stale_joint_states)" for m in op.since(t_stale))
+        op.states_on = True
+        op.run(1.0, every=lambda: op.policy_pub.publish(ok), period_s=PERIOD)
         # A second publisher on the robot command topic: the monitor latches the e-stop.
         rogue = op.node.create_publisher(JointState, SPEC.ros.robot_command.name, RELIABLE)
         t_rogue = time.monotonic()
