@@ -52,13 +52,9 @@ def run(args: argparse.Namespace) -> int:
     from dreamgen_core.policy.config import load_policy_config, with_overrides
     from dreamgen_core.policy.sampler import parse_mix
     from dreamgen_core.policy.train import LOSS_CSV, LOSS_PNG, train_policy
+    from dreamgen_core.training.devices import set_threads
 
-    if args.threads is not None:
-        import torch
-
-        if args.threads < 1:
-            raise PolicyError(f"--threads {args.threads}: must be at least 1")
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads, PolicyError)
     config = with_overrides(load_policy_config(args.config), {
         "train.steps": args.steps, "train.batch_size": args.batch_size, "train.seed": args.seed, "head": args.head,
         "text.name": args.text_encoder, "text.path": args.text_path})

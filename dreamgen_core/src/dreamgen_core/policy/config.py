@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from dreamgen_core.config import ConfigError, build, read_yaml
 from dreamgen_core.registry import Registry
+from dreamgen_core.training.settings import TrainSettings
 
 VISION_ENCODERS = Registry("policy vision encoder", {
     "cnn": "dreamgen_core.policy.encoders:CnnEncoder",
@@ -39,18 +40,6 @@ class TextEncoderSpec:
 
 
 @dataclass(frozen=True)
-class PolicyTrainConfig:
-    steps: int = 2000
-    batch_size: int = 32
-    learning_rate: float = 3e-4
-    weight_decay: float = 1e-4
-    max_grad_norm: float = 1.0
-    checkpoint_every: int = 250
-    seed: int = 0
-    mixed_precision: Literal["no", "bf16", "fp16"] = "bf16"  # applies on GPU; CPU trains in fp32
-
-
-@dataclass(frozen=True)
 class PolicyConfig:
     """Architecture (`encoder`, `head`, sizes) and training (`train`). `flow_steps`: Euler steps of the
     flow head, unrolled inside the network's forward (GR00T N1 uses 4)."""
@@ -62,7 +51,7 @@ class PolicyConfig:
     image_size: int = 64
     hidden: int = 256
     text: TextEncoderSpec = TextEncoderSpec()
-    train: PolicyTrainConfig = field(default_factory=PolicyTrainConfig)
+    train: TrainSettings = field(default_factory=TrainSettings)
     source: str = "<defaults>"  # the file it came from, for messages
 
 

@@ -21,3 +21,13 @@ def make_accelerator(device: str | None, mixed_precision: str, error: type[Excep
         raise error(f"--device cuda: torch sees no CUDA device here (this torch build: {torch.__version__}); "
                     "use --device cpu")
     return Accelerator(cpu=device == "cpu", mixed_precision=mixed_precision if device == "cuda" else "no")
+
+
+def set_threads(threads: int | None, error: type[Exception]) -> None:
+    """`--threads`: torch's CPU threads (None: torch's default, one per core). On a machine other jobs keep
+    busy, 1 can be several times faster: each parallel step waits for its slowest thread."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise error(f"--threads {threads}: must be at least 1")
+    torch.set_num_threads(threads)
