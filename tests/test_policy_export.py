@@ -247,3 +247,45 @@ def test_gpu_backends_agree_and_report_their_latency(policy) -> None:
     assert rows[0].backend.startswith("torch[cuda")
     for row in rows[1:]:
         assert row.act is not None and row.max_abs_diff is not None and row.max_abs_diff < 1e-2
+
+
+def test_an_external_onnx_policy_plugs_in_by_a_hand_written_manifest(policy, tmp_path: Path) -> None:
+    """A graph of someone else's making, its own tensor names, no noise nor state-mask input: the
+    manifest maps roles to names and the onnxruntime runtime runs it. Its output is exactly half the
+    normalized state, repeated H times, so the runtime's preprocessing and denormalization show."""
+    from onnx import TensorProto, helper
+
+    _, ours = policy
+    graph = helper.make_graph(
+        [helper.make_node("Unsqueeze", ["proprio", "axis"], ["row"]),
+         helper.make_node("Expand", ["row", "chunk"], ["rows"]),
+         helper.make_node("Mul", ["rows", "half"], ["pred"])],
+        "external",
+        [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, ["batch", 1, 3, 32, 32]),
+         helper.make_tensor_value_info("proprio", TensorProto.FLOAT, ["batch", 44]),
+         helper.make_tensor_value_info("lang", TensorProto.FLOAT, ["batch", 32])],
+        [helper.make_tensor_value_info("pred", TensorProto.FLOAT, ["batch", 16, 44])],
+        [helper.make_tensor("axis", TensorProto.INT64, [1], [1]),
+         helper.make_tensor("chunk", TensorProto.INT64, [3], [1, 16, 1]),
+         helper.make_tensor("half", TensorProto.FLOAT, [], [0.5])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, str(tmp_path / "external.onnx"))
+    document = yaml.safe_load((ours / MANIFEST_FILE).read_text())  # norm, layout, embodiment: a real robot's
+    document["io"] = {
+        "inputs": {"image": {"name": "pixel_values", "shape": ["batch", 1, 3, 32, 32], "dtype": "float32"},
+                   "state": {"name": "proprio", "shape": ["batch", 44], "dtype": "float32"},
+                   "text": {"name": "lang", "shape": ["batch", 32], "dtype": "float32"}},
+        "outputs": {"actions": {"name": "pred", "shape": ["batch", 16, 44], "dtype": "float32"}}}
+    document["onnx"] = {"file": "external.onnx", "opset": 17,
+                        "sha256": hashlib.sha256((tmp_path / "external.onnx").read_bytes()).hexdigest()}
+    for optional in ("checkpoint", "export"):
+        document.pop(optional)
+    (tmp_path / MANIFEST_FILE).write_text(yaml.safe_dump(document, sort_keys=False))
+    runtime = load_runtime(tmp_path, "auto")  # torch cannot run it (no checkpoint): said so, ORT chosen
+    assert runtime.backend == "onnxruntime[CPUExecutionProvider]"
+    assert runtime.selection["torch"].startswith("unavailable: no torch checkpoint")
+    runtime.start_episode(TASKS[0].instruction)
+    images, state = observation(3)
+    chunk = runtime.act(images, state)
+    expected = runtime.norm.denormalize_action(0.5 * runtime.norm.normalize_state(state))
+    assert chunk.shape == (16, 44) and np.allclose(chunk, expected[None], atol=1e-5)
