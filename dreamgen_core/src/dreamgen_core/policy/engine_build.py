@@ -109,8 +109,11 @@ def _build(trt: Any, onnx_path: Path, manifest: PolicyManifest) -> bytes:
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     flags = 0
-    if hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED"):
-        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    creation = trt.NetworkDefinitionCreationFlag
+    if int(str(trt.__version__).split(".")[0]) < 10:  # TensorRT 8.x (JetPack 5): ONNX needs explicit batch
+        flags |= 1 << int(creation.EXPLICIT_BATCH)
+    if hasattr(creation, "STRONGLY_TYPED"):  # 10.x: opt in; 11.x: always on, the flag is accepted
+        flags |= 1 << int(creation.STRONGLY_TYPED)
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse(onnx_path.read_bytes()):
