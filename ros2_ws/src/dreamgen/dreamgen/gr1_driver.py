@@ -1,7 +1,8 @@
 """The real GR1 on the robot's ROS contract, through Fourier's GRX client: a thin lifecycle node.
 
 The driver object (`dreamgen_core.drivers.gr1_grx.Gr1GrxDriver`) does the work: joint order,
-degrees, calibration offsets, hands, liveness and reconnecting. This node wires it:
+degrees, calibration offsets, hands, liveness and reconnecting. This node wires it, on the managed
+node base (`dreamgen.managed_node`, which owns the transitions and records why it stopped):
 - configure: reads parameters and the joint offsets file, builds the driver;
 - activate: connects (in the background) and starts publishing /joint_states (every new state
   sample, by name, rad, offsets applied) and obeying /gr1/joint_command (the safety monitor's);
@@ -19,12 +20,12 @@ from pathlib import Path
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.clock import Clock, ClockType
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool, Trigger
 
-from dreamgen.node_runtime import DreamgenNode, main_for
+from dreamgen.managed_node import ManagedNode
+from dreamgen.node_runtime import main_for
 from dreamgen_core.calibration.robot import load_joint_offsets
 from dreamgen_core.config import ConfigError
 from dreamgen_core.drivers.driver import JointReading, Link
@@ -35,7 +36,7 @@ COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 LEVELS = {Link.UP: DiagnosticStatus.OK, Link.CONNECTING: DiagnosticStatus.WARN, Link.LOST: DiagnosticStatus.ERROR}
 
 
-class Gr1DriverNode(DreamgenNode, LifecycleNode):
+class Gr1DriverNode(ManagedNode):
     def __init__(self) -> None:
         super().__init__("gr1_driver")
         self.declare_parameter("server_ip", "127.0.0.1")
@@ -48,7 +49,6 @@ class Gr1DriverNode(DreamgenNode, LifecycleNode):
         self.declare_parameter("stale_after_s", 0.1)
         self.declare_parameter("reconnect_after_s", 3.0)
         self.driver: Gr1GrxDriver | None = None
-        self.active = False
         self.joint_pub = self.create_lifecycle_publisher(JointState, self.spec.ros.joint_states.name, 50)
         self.diagnostics = self.create_publisher(DiagnosticArray, self.spec.ros.diagnostics.name, 10)
         self.create_subscription(JointState, self.spec.ros.robot_command.name, self.on_command, COMMAND_QOS)
@@ -58,50 +58,28 @@ class Gr1DriverNode(DreamgenNode, LifecycleNode):
         self.create_timer(1.0 / float(self.get_parameter("poll_rate_hz").value), self.on_poll,
                           clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.create_timer(1.0, self.publish_diagnostics)
-        if bool(self.declare_parameter("autostart", True).value):
-            self.trigger_configure()
-            self.trigger_activate()
+        self.autostart()
 
-    # --- lifecycle -------------------------------------------------------------------------------
-    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+    # --- lifecycle (ManagedNode calls these) -------------------------------------------------------
+    def setup(self) -> None:
         param = self.get_parameter
         offsets_file = Path(str(param("offsets_file").value))
-        try:
-            offsets = load_joint_offsets(offsets_file, self.spec)
-            settings = GrxSettings(server_ip=str(param("server_ip").value), namespace=str(param("namespace").value),
-                                   hands=str(param("hands").value),
-                                   hand_ips=tuple(param("hand_ips").value),  # type: ignore[arg-type]
-                                   stale_after_s=float(param("stale_after_s").value),
-                                   reconnect_after_s=float(param("reconnect_after_s").value))
-            self.driver = Gr1GrxDriver(self.spec, offsets, settings, log=self.get_logger().info)
-        except (ConfigError, FileNotFoundError) as exc:
-            self.get_logger().error(f"configure failed: {exc}")
-            return TransitionCallbackReturn.FAILURE
+        offsets = load_joint_offsets(offsets_file, self.spec)
+        settings = GrxSettings(server_ip=str(param("server_ip").value), namespace=str(param("namespace").value),
+                               hands=str(param("hands").value),
+                               hand_ips=tuple(param("hand_ips").value),  # type: ignore[arg-type]
+                               stale_after_s=float(param("stale_after_s").value),
+                               reconnect_after_s=float(param("reconnect_after_s").value))
+        self.driver = Gr1GrxDriver(self.spec, offsets, settings, log=self.get_logger().info)
         self.get_logger().info(f"GRX server tcp/{settings.server_ip}:7447 namespace {settings.namespace}, "
                                f"offsets {offsets_file} ({offsets.status}), hands {settings.hands}")
-        return super().on_configure(state)
 
-    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+    def start(self) -> None:
         assert self.driver is not None
         self.driver.start()
-        self.active = True
-        return super().on_activate(state)
 
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.active = False
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.release()
-        return super().on_cleanup(state)
-
-    def on_shutdown(self, state: LifecycleState | None = None) -> TransitionCallbackReturn:  # type: ignore[override]
-        """The lifecycle's shutdown transition, and run_node's call when the spin ends: disconnect."""
-        self.release()
-        return TransitionCallbackReturn.SUCCESS
-
-    def release(self) -> None:
-        self.active = False
+    def teardown(self) -> None:
+        """Cleanup, shutdown, and run_node's end of spin: disconnect."""
         if self.driver is not None:
             self.driver.close()
             self.driver = None
