@@ -51,10 +51,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def baselines(trained: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     demos, policy = trained
     out = tmp_path_factory.mktemp("eval") / "report"
-    # the CLI, as a user runs it: held-out seeds 1000-1001, every task, the policy and all baselines
+    # the CLI, as a user runs it: held-out seeds, every task, the policy and all baselines; in this process
+    # (worker processes would import torch, ONNX Runtime and MuJoCo again: most of a short run on 2 cores)
     assert main(["policy", "eval", str(policy), "--sim", "--episodes", str(len(SEEDS)), "--baselines",
                  "expert,mean_replay,random", "--dataset", str(demos), "--max-episode-s", str(QUICK.max_episode_s),
-                 "--videos", "1", "--out", str(out)]) == 0
+                 "--videos", "1", "--workers", "1", "--out", str(out)]) == 0
     return out, json.loads((out / REPORT_FILE).read_text())
 
 
