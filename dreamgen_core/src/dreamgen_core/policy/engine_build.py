@@ -37,7 +37,10 @@ TORCH_DTYPES = {"fp16": "float16", "bf16": "bfloat16"}
 
 def machine_key(manifest: PolicyManifest, precision: str) -> EngineKey:
     """The key an engine for this policy needs on this machine: TensorRT's version and GPU 0's architecture."""
-    trt = require("tensorrt", "a TensorRT engine")
+    try:
+        trt = require("tensorrt", "a TensorRT engine")
+    except ImportError as exc:  # a user's machine, not a bug: one line saying what to install
+        raise EngineCacheError(str(exc)) from exc
     import torch
 
     if not torch.cuda.is_available():
