@@ -17,13 +17,12 @@ from pathlib import Path
 
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
-from rclpy.client import Client
-from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
 from dreamgen.node_runtime import DreamgenNode, main_for
+from dreamgen.operator_calls import OperatorCalls
 from dreamgen.sim_robot import RESET_SERVICE, TASK_TOPIC
 from dreamgen.stop_signals import stop_request
 from dreamgen_core.atomic import write_text_atomic
@@ -34,7 +33,7 @@ DEFAULTS = RolloutConfig()
 STARTUP_SETTLE_S = 3.0  # sim time before the first reset (the arms' start-up transient)
 
 
-class DeployDirector(DreamgenNode):
+class DeployDirector(OperatorCalls, DreamgenNode):
     def __init__(self) -> None:
         super().__init__("deploy_director")
         p = self.declare_parameter
@@ -115,25 +114,6 @@ class DeployDirector(DreamgenNode):
         reply = self.call(self.lifecycle, ChangeState.Request(transition=Transition(id=transition_id)))
         if not reply.success and not allow_fail:
             raise RuntimeError(f"policy_node refused lifecycle transition {transition_id} (see its log)")
-
-    def set_instruction(self, params: AsyncParameterClient, instruction: str) -> None:
-        future = params.set_parameters([Parameter("instruction", value=instruction)])
-        self.wait_for(future.done, f"{params.remote_node_name} to take the instruction", 30.0)
-        result = future.result().results[0]
-        if not result.successful:
-            raise RuntimeError(f"{params.remote_node_name} refused instruction {instruction!r}: {result.reason}")
-
-    def call(self, client: Client, request):  # type: ignore[no-untyped-def]
-        future = client.call_async(request)
-        self.wait_for(future.done, f"a reply from {client.srv_name}", 30.0)
-        return future.result()
-
-    def wait_for(self, condition, what: str, timeout_s: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"timed out after {timeout_s:g} s waiting for {what}")
-            time.sleep(0.05)
 
 
 main = main_for(DeployDirector)

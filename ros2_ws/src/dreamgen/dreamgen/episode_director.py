@@ -19,13 +19,12 @@ import threading
 import time
 from pathlib import Path
 
-from rclpy.client import Client
-from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
 from dreamgen.node_runtime import DreamgenNode, main_for
+from dreamgen.operator_calls import OperatorCalls
 from dreamgen.scripted_teleop import STATE_TOPIC
 from dreamgen.sim_robot import RESET_SERVICE, TASK_TOPIC
 from dreamgen.stop_signals import stop_request
@@ -36,7 +35,7 @@ SIM_NODE = "sim_robot"
 STARTUP_SETTLE_S = 3.0  # sim time before the first reset
 
 
-class EpisodeDirector(DreamgenNode):
+class EpisodeDirector(OperatorCalls, DreamgenNode):
     def __init__(self) -> None:
         super().__init__("episode_director")
         self.episodes = int(self.declare_parameter("episodes", 2).value)
@@ -109,26 +108,6 @@ class EpisodeDirector(DreamgenNode):
         self.get_logger().info(f"episode {index}: {'success' if success else 'failure'}: {stopped.message}")
         return {"episode": index, "instruction": self.task["instruction"], "seed": self.task["seed"],
                 "success": success, "saved": stopped.success, "message": stopped.message}
-
-    def set_instruction(self, params: AsyncParameterClient, instruction: str) -> None:
-        """Set a node's `instruction` parameter and wait until the node has accepted it."""
-        future = params.set_parameters([Parameter("instruction", value=instruction)])
-        self.wait_for(future.done, f"{params.remote_node_name} to take the instruction", 30.0)
-        result = future.result().results[0]
-        if not result.successful:
-            raise RuntimeError(f"{params.remote_node_name} refused instruction {instruction!r}: {result.reason}")
-
-    def call(self, client: Client, request):
-        future = client.call_async(request)
-        self.wait_for(future.done, f"a reply from {client.srv_name}", 30.0)
-        return future.result()
-
-    def wait_for(self, condition, what: str, timeout_s: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"timed out after {timeout_s:g} s waiting for {what}")
-            time.sleep(0.05)
 
 
 main = main_for(EpisodeDirector)
