@@ -41,6 +41,10 @@ pytestmark = pytest.mark.ros
 
 @pytest.fixture(scope="module")
 def policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return constant_policy(tmp_path_factory.mktemp("policy"))
+
+
+def constant_policy(out: Path) -> Path:
     """A tiny regression PolicyNet whose last layer is zero: normalized output 0, i.e. the middle of
     the action range, which is the start pose + 0.3 rad on the left elbow."""
     import torch
@@ -62,7 +66,6 @@ def policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
     torch.nn.init.zeros_(last.weight)
     torch.nn.init.zeros_(last.bias)
-    out = tmp_path_factory.mktemp("policy")
     save_policy(out, PolicyCheckpoint(model, config, norm, SPEC.name, SPEC.content_hash, SPEC.joint_names, text,
                                       keys, 16))
     return out

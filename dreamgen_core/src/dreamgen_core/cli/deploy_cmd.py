@@ -34,6 +34,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--runtime", default="onnxruntime", help="onnxruntime | torch | tensorrt (default: %(default)s)")
     p.add_argument("--tasks", default="all", metavar="all|NAME,...", help="sim tasks (default: all)")
     p.add_argument("--episodes", type=int, default=1, help="episodes per task (default: %(default)d)")
+    p.add_argument("--max-episode-s", type=float, default=None,
+                   help="sim seconds an episode may take after enable (default: policy eval's 15 + the 2 s ramp-in)")
     p.add_argument("--camera", default="320x200", metavar="WxH", help="sim camera size (default: %(default)s)")
     p.add_argument("--embodiment", default="gr1", help="embodiment spec name or path (default: gr1)")
     p.add_argument("--out", type=Path, default=Path("deploy_report"), help="report directory (default: deploy_report)")
@@ -58,14 +60,16 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     report = (args.out / "deploy.json").resolve()
     report.unlink(missing_ok=True)
+    policy = str(args.policy.resolve())
     overrides = {"sim_robot": {"camera_width": width, "camera_height": height},
-                 "policy_node": {"policy": str(args.policy.resolve()), "runtime": args.runtime,
-                                 "instruction": tasks[0].instruction}}
+                 "safety_monitor": {"ood_stats": policy},  # OOD warnings from the policy's own norm
+                 "policy_node": {"policy": policy, "runtime": args.runtime, "instruction": tasks[0].instruction}}
+    timing = {} if args.max_episode_s is None else {"episode_timeout_s": args.max_episode_s}
     nodes = plan(load_stack(share / "config" / "deploy.yaml"), sim=True, embodiment=args.embodiment, share_dir=share,
                  overrides=overrides)
     director = PlannedNode("dreamgen", "deploy_director", "deploy_director",
                            {"embodiment": args.embodiment, "use_sim_time": True, "episodes": args.episodes,
-                            "report": str(report), "instructions": [t.instruction for t in tasks]})
+                            "report": str(report), "instructions": [t.instruction for t in tasks], **timing})
     logs = args.out / "logs"
     with StackRunner([*nodes, director], logs) as runner:
         name, code = runner.wait_until_exit()

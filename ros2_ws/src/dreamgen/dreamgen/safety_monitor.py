@@ -16,7 +16,8 @@ latches; `~/reset_estop` (Trigger) releases it once the input is False. The came
 latches the e-stop. Every event but routine clamps is logged and published on /diagnostics at
 once (status `dreamgen/safety_monitor/event`); clamps are counted in the 1 Hz summary. Each
 command's header.frame_id says why it was sent: "passing" or "holding (reason)".
-`ood_stats`: a dataset's meta/stats.json whose action q01/q99 bound the OOD warnings.
+`ood_stats`: a dataset's meta/stats.json or a policy directory (its norm) whose action q01/q99
+bound the OOD warnings.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
 
 from dreamgen.node_runtime import DreamgenNode, main_for
-from dreamgen_core.config import ConfigError
+from dreamgen_core.config import ConfigError, read_yaml
 from dreamgen_core.safety import POLICY, TELEOP, Outcome, SafetyEvent, SafetyMonitor, Verdict, default_rules, ood_rule
 from dreamgen_core.safety.monitor import CLAMP_KINDS, PASSING
 
@@ -79,12 +80,19 @@ class SafetyMonitorNode(DreamgenNode):
                                f"holds at {self.spec.rates.control_hz:g} Hz, e-stop {ros.estop.name}")
 
     def action_quantiles(self, path: Path) -> tuple[dict[str, float], dict[str, float]]:
-        """The action q01/q99 of a dataset's meta/stats.json, by joint name."""
+        """The action q01/q99 by joint name: of a dataset's meta/stats.json, or of a policy directory's
+        norm (policy.yaml or a checkpoint's policy_config.yaml: the real data it was trained on)."""
+        manifest = next((path / n for n in ("policy.yaml", "policy_config.yaml") if (path / n).is_file()), None)
         try:
-            action = json.loads(path.read_text())["action"]
-            low, high = action["q01"], action["q99"]
+            if manifest is not None:
+                norm = read_yaml(manifest)["norm"]
+                low, high = norm["action_q01"], norm["action_q99"]
+            else:
+                action = json.loads(path.read_text())["action"]
+                low, high = action["q01"], action["q99"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(str(path), "action.q01/q99", None, f"not a dataset stats file: {exc}") from None
+            raise ConfigError(str(path), "action q01/q99", None,
+                              f"neither a dataset stats file nor a policy directory: {exc}") from None
         names = self.spec.joint_names
         if len(low) != len(names) or len(high) != len(names):
             raise ConfigError(str(path), "action.q01", len(low), f"needs {len(names)} values ({self.spec.name})")
