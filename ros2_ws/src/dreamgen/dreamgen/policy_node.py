@@ -64,7 +64,10 @@ class PolicyNode(ManagedNode):
         rules = ConvertConfig()
         self.assembler = ObservationAssembler(self.spec, rules.state_tolerance_s, rules.image_tolerance_s)
         self.requests: queue.Queue[Observation] = queue.Queue(maxsize=1)
-        self.results: deque[tuple[np.ndarray | None, float, float, str]] = deque()
+        # (activation, chunk or None, observation stamp s, latency s, error): a worker left behind by an
+        # earlier activation (a hung call that returned late) cannot feed this one.
+        self.results: deque[tuple[int, np.ndarray | None, float, float, str]] = deque()
+        self.activation = 0
         self.halt = threading.Event()
         self.worker: threading.Thread | None = None
         self.failures = self.calls = self.published = 0
@@ -109,7 +112,9 @@ class PolicyNode(ManagedNode):
         self.chunker.reset()
         self.results.clear()
         self.failures, self.hung_reported = 0, False
-        self.halt.clear()
+        # Fresh per activation: the previous worker keeps its own (set) halt event and request queue.
+        self.activation += 1
+        self.halt, self.requests = threading.Event(), queue.Queue(maxsize=1)
         self.worker = threading.Thread(target=self.infer_loop, name="inference", daemon=True)
         self.worker.start()
         self.get_logger().info(f"active: {self.instruction!r}")
@@ -126,11 +131,11 @@ class PolicyNode(ManagedNode):
 
     # --- inference thread -----------------------------------------------------------------------
     def infer_loop(self) -> None:
-        halt, runtime = self.halt, self.runtime
+        halt, runtime, requests, activation = self.halt, self.runtime, self.requests, self.activation
         assert runtime is not None
         while not halt.is_set():
             try:
-                obs = self.requests.get(timeout=0.1)
+                obs = requests.get(timeout=0.1)
             except queue.Empty:
                 continue
             self.calls += 1
@@ -138,9 +143,9 @@ class PolicyNode(ManagedNode):
             try:
                 chunk = runtime.act(obs.images, obs.state, seed=self.seed * 100_003 + self.calls)
                 chunk = self.fault.apply(self.calls, chunk, halt)
-                self.results.append((chunk, obs.stamp_ns * 1e-9, time.perf_counter() - started, ""))
+                self.results.append((activation, chunk, obs.stamp_ns * 1e-9, time.perf_counter() - started, ""))
             except Exception as exc:  # reported by the control loop, which decides
-                self.results.append((None, obs.stamp_ns * 1e-9, time.perf_counter() - started,
+                self.results.append((activation, None, obs.stamp_ns * 1e-9, time.perf_counter() - started,
                                      f"{type(exc).__name__}: {exc}"))
 
     # --- inputs ---------------------------------------------------------------------------------
@@ -185,7 +190,9 @@ class PolicyNode(ManagedNode):
     def take_results(self, now: float) -> None:
         assert self.chunker is not None
         while self.results:
-            chunk, stamp, latency, error = self.results.popleft()
+            activation, chunk, stamp, latency, error = self.results.popleft()
+            if activation != self.activation:
+                continue
             self.latencies.append(latency)
             if chunk is None:
                 self.chunker.cancel()
