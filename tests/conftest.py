@@ -120,7 +120,7 @@ def sim_episodes(ros_env: dict[str, str], tmp_path_factory: pytest.TempPathFacto
 
 SIM_TASKS = ("red_cube_to_green_target", "blue_cube_to_yellow_target", "red_cube_to_yellow_target")
 SIM_TRAIN_SEEDS = range(8)
-SIM_HELDOUT_SEEDS = range(1000, 1002)
+SIM_HELDOUT_SEEDS = range(1000, 1003)
 
 
 @pytest.fixture(scope="session")
@@ -136,7 +136,7 @@ def sim_demos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def sim_heldout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Held-out demos of the same tasks: seeds 1000-1001 (other cube and target layouts than any train seed)."""
+    """Held-out demos of the same tasks: seeds 1000-1002 (other cube and target layouts than any train seed)."""
     from dreamgen_core.sim.dataset import record_sim_dataset
 
     out = tmp_path_factory.mktemp("sim_heldout") / "demos"

@@ -63,7 +63,12 @@ class ModelViewTransform:
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 frame [H, W, 3], got {frame.dtype} {list(frame.shape)}")
         r0, r1, c0, c1 = self.crop_box(*frame.shape[:2])
-        return self._pad_and_resize(resize(frame[r0:r1, c0:c1], self.resize_hw))
+        return self.from_crop(frame[r0:r1, c0:c1])
+
+    def from_crop(self, crop: np.ndarray) -> np.ndarray:
+        """The model view of an already cut crop region (any size): resize, pad, resize. The IDM's
+        `idm.view` cuts the region itself from frames that show only part of the camera frame."""
+        return self._pad_and_resize(resize(crop, self.resize_hw))
 
     def _pad_and_resize(self, middle: np.ndarray) -> np.ndarray:
         """`middle` with `pad_rows` black rows above and below, resized to `size_hw`.
