@@ -126,7 +126,7 @@ def test_config_errors_name_file_key_and_value(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"p.yaml: train.stepz: 3: unknown key"):
         load_policy_config(path)
     path.write_text("encoder: vit9000\n")
-    with pytest.raises(ConfigError, match=r"p.yaml: encoder: 'vit9000': unknown policy vision encoder; known: cnn"):
+    with pytest.raises(ConfigError, match=r"p.yaml: encoder: 'vit9000': unknown policy vision encoder; known: cnn, vit"):
         load_policy_config(path)
     path.write_text("image_size: 40\n")
     with pytest.raises(ConfigError, match=r"p.yaml: image_size: 40: must be a multiple of 16"):
@@ -178,10 +178,10 @@ def inputs(batch: int, n: PolicyNorm, horizon: int, seed: int = 0) -> tuple[torc
             torch.ones((batch, 1)), torch.rand((batch, 128), generator=g), torch.randn((batch, horizon, D), generator=g))
 
 
-@pytest.mark.parametrize("head", ["flow", "regression"])
-def test_heads_output_normalized_chunks_and_use_the_noise_only_when_flow(head: str) -> None:
+@pytest.mark.parametrize(("head", "encoder"), [("flow", "cnn"), ("regression", "cnn"), ("flow", "vit")])
+def test_heads_output_normalized_chunks_and_use_the_noise_only_when_flow(head: str, encoder: str) -> None:
     torch.manual_seed(0)
-    config = with_overrides(PolicyConfig(), {**TINY, "head": head})
+    config = with_overrides(PolicyConfig(), {**TINY, "head": head, "encoder": encoder})
     n = norm(16)
     model = build_model(config, n, config.text).eval()
     image, state, mask, text, noise = inputs(3, n, 4)

@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the config's train.steps)")
     p.add_argument("--batch-size", type=int, default=None, help="samples per step (default: the config's)")
     p.add_argument("--seed", type=int, default=None, help="seed of weights, batches and noise (default: the config's)")
+    p.add_argument("--encoder", choices=("cnn", "vit"), default=None, help="vision encoder (default: the config's, cnn)")
     p.add_argument("--head", choices=("flow", "regression"), default=None, help="action head (default: the config's, flow)")
     p.add_argument("--text-encoder", choices=("hashed", "hf"), default=None, help="instruction encoder (default: hashed)")
     p.add_argument("--text-path", default=None, help="local transformers model directory for --text-encoder hf")
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args.threads, PolicyError)
     config = with_overrides(load_policy_config(args.config), {
         "train.steps": args.steps, "train.batch_size": args.batch_size, "train.seed": args.seed, "head": args.head,
-        "text.name": args.text_encoder, "text.path": args.text_path})
+        "encoder": args.encoder, "text.name": args.text_encoder, "text.path": args.text_path})
     if args.steps is not None:
         config = with_overrides(config, {"train.checkpoint_every": min(config.train.checkpoint_every, args.steps)})
     mix = None if args.mix is None else parse_mix(args.mix)

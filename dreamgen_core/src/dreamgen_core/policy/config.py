@@ -21,6 +21,7 @@ from dreamgen_core.training.settings import TrainSettings
 
 VISION_ENCODERS = Registry("policy vision encoder", {
     "cnn": "dreamgen_core.policy.encoders:CnnEncoder",
+    "vit": "dreamgen_core.policy.encoders:VitEncoder",
 })
 HEADS = Registry("policy action head", {
     "flow": "dreamgen_core.policy.heads:FlowHead",
