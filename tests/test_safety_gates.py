@@ -4,6 +4,7 @@ stale camera and chunk, foreign publishers."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -163,3 +164,21 @@ def test_reset_forgets_state() -> None:
     m.reset()
     assert not m.estop_latch.engaged and m.sources.selected == TELEOP and m.state == "waiting for joint states"
     assert math.isclose(m.step({"a": 0.05}, MEASURED, 1.0).command["a"], 0.05)  # type: ignore[index]
+
+
+def test_interpolation_for_a_faster_driver_stays_on_the_segment_and_holds_at_once() -> None:
+    from dreamgen_core.safety.interpolate import CommandInterpolator
+
+    interp = CommandInterpolator(0.05, {"a": 2.0})
+    assert interp.at(0.0) is None
+    interp.push({"a": 0.0}, 0.0, hold=False)
+    interp.push({"a": 0.1}, 0.05, hold=False)
+    points = [interp.at(0.05 + k * 0.005)["a"] for k in range(12)]  # type: ignore[index]
+    assert points[0] == pytest.approx(0.0) and points[5] == pytest.approx(0.05) and points[-1] == pytest.approx(0.1)
+    assert all(0 <= b - a <= 2.0 * 0.005 + 1e-12 for a, b in itertools.pairwise(points))  # forward, within 2 rad/s
+    interp.push({"a": 0.2}, 0.125, hold=False)  # continues from where it is
+    assert interp.at(0.125)["a"] == pytest.approx(0.1)  # type: ignore[index]
+    interp.push({"a": 0.3}, 0.13, hold=False)  # early (jitter), at 0.11: 0.19 rad left, stretched to 2 rad/s
+    assert interp.at(0.13 + 0.05)["a"] == pytest.approx(0.11 + 0.1)  # type: ignore[index]
+    interp.push({"a": -0.3}, 0.13, hold=True)
+    assert interp.at(0.13) == {"a": -0.3}  # a hold is not interpolated

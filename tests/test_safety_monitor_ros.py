@@ -187,3 +187,24 @@ def test_the_source_timeout_comes_from_the_spec(ros_env: dict[str, str], tmp_pat
     late = [t - stop_s for t, _ in robot.commands if t > stop_s + 0.3]  # past any in-flight answers
     assert late, log.read_text()
     assert timeout_s - 0.05 <= late[0] <= timeout_s + 0.5, late[:3]  # the gr1.yaml default would hold at 0.25 s
+
+
+@pytest.mark.ros
+def test_driver_rate_interpolates_between_enveloped_commands(ros_env: dict[str, str], tmp_path: Path,
+                                                            robot: Robot) -> None:
+    """driver_rate_hz 100: between the 20 Hz teleop commands the robot gets interpolated targets, each
+    step within the joint's velocity bound over its own interval, moving steadily toward the target."""
+    with safety_monitor(ros_env, tmp_path, driver_rate_hz=100.0) as log:
+        robot.run(20.0, until=lambda: len(robot.commands) >= 3)
+        assert len(robot.commands) >= 3, log.read_text()
+        start = len(robot.commands)
+        teleop = JointState(name=[ELBOW], position=[mid_pose()[ELBOW] + 1.0])
+        robot.run(1.0, every=lambda: robot.teleop.publish(teleop), period_s=1 / SPEC.rates.control_hz)
+    sent = robot.commands[start:]
+    assert len(sent) >= 50, len(sent)  # ~100 Hz, not 20
+    stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for _, m in sent]
+    elbows = [positions(m)[ELBOW] for _, m in sent]
+    vmax = SPEC.joints[ELBOW].velocity * SPEC.safety.velocity_scale
+    for (t0, a), (t1, b) in itertools.pairwise(zip(stamps, elbows)):
+        assert -1e-9 <= b - a <= vmax * (t1 - t0) + 1e-6, (a, b, t1 - t0)
+    assert elbows[-1] > elbows[0] + 0.5

@@ -17,7 +17,8 @@ latches the e-stop. Every event but routine clamps is logged and published on /d
 once (status `dreamgen/safety_monitor/event`); clamps are counted in the 1 Hz summary. Each
 command's header.frame_id says why it was sent: "passing" or "holding (reason)".
 `ood_stats`: a dataset's meta/stats.json or a policy directory (its norm) whose action q01/q99
-bound the OOD warnings.
+bound the OOD warnings. `driver_rate_hz` above the control rate: targets interpolated between
+the enveloped commands at that rate (`safety.interpolate`); holds still go out at once.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from std_srvs.srv import SetBool, Trigger
 from dreamgen.node_runtime import DreamgenNode, main_for
 from dreamgen_core.config import ConfigError, read_yaml
 from dreamgen_core.safety import POLICY, TELEOP, Outcome, SafetyEvent, SafetyMonitor, Verdict, default_rules, ood_rule
+from dreamgen_core.safety.interpolate import CommandInterpolator
 from dreamgen_core.safety.monitor import CLAMP_KINDS, PASSING
 
 COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -51,6 +53,7 @@ class SafetyMonitorNode(DreamgenNode):
         self.policy_topic = str(self.declare_parameter("policy_topic", ros.policy_command.name).value)
         source = str(self.declare_parameter("source", TELEOP).value)
         ood_stats = str(self.declare_parameter("ood_stats", "").value)
+        driver_rate_hz = float(self.declare_parameter("driver_rate_hz", 0.0).value)
         if source not in (TELEOP, POLICY):
             raise ConfigError("<parameters>", "source", source, f"must be {TELEOP} or {POLICY}")
         # Limits and timeouts are the spec's, never parameters: the converter reads the same values (one fact).
@@ -75,6 +78,12 @@ class SafetyMonitorNode(DreamgenNode):
         self.create_service(Trigger, "~/use_policy", lambda q, r: self.on_select(POLICY, r))
         self.create_timer(1.0 / self.spec.rates.control_hz, self.on_tick)
         self.create_timer(1.0, self.publish_diagnostics)
+        # Optional: a faster driver gets targets interpolated between the enveloped commands.
+        self.interpolator: CommandInterpolator | None = None
+        if driver_rate_hz > self.spec.rates.control_hz:
+            self.interpolator = CommandInterpolator(1.0 / self.spec.rates.control_hz, {
+                name: bounds.max_velocity for name, bounds in self.monitor.envelope.joints.items()})
+            self.create_timer(1.0 / driver_rate_hz, self.on_driver_tick)
         self.get_logger().info(f"{self.source_topic} (teleop) | {self.policy_topic} (policy) -> {ros.robot_command.name}"
                                f", source {source}, hold after {self.monitor.source_timeout_s:g} s of silence, "
                                f"holds at {self.spec.rates.control_hz:g} Hz, e-stop {ros.estop.name}")
@@ -150,11 +159,26 @@ class SafetyMonitorNode(DreamgenNode):
         return response
 
     def publish(self, verdict: Verdict, now_s: float) -> None:
-        """Publish the verdict reached at `now_s`, stamped with it (the time the envelope was applied at)."""
+        """Publish the verdict reached at `now_s`, stamped with it (the time the envelope was applied at);
+        with a driver rate, passing commands go out interpolated by `on_driver_tick`, holds at once."""
         self.report(verdict.events)
         if verdict.command is None:
             return
-        msg = JointState(name=list(verdict.command), position=list(verdict.command.values()))
+        if self.interpolator is not None:
+            self.interpolator.push(verdict.command, now_s, hold=self.monitor.holding)
+            if not self.monitor.holding:
+                return
+        self.send(verdict.command, now_s)
+
+    def on_driver_tick(self) -> None:
+        assert self.interpolator is not None
+        now = self.now_s()
+        target = self.interpolator.at(now)
+        if target is not None:
+            self.send(target, now)
+
+    def send(self, command: dict[str, float], now_s: float) -> None:
+        msg = JointState(name=list(command), position=list(command.values()))
         msg.header.stamp.sec, nanosec = divmod(round(now_s * 1e9), 1_000_000_000)
         msg.header.stamp.nanosec = nanosec
         msg.header.frame_id = self.monitor.state  # why this command was sent: "passing" or "holding (why)"
