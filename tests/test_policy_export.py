@@ -209,6 +209,28 @@ def test_engine_cache_refuses_an_entry_built_for_another_key(tmp_path: Path) -> 
         EngineKey("a" * 64, "11.4.0", "9.0", "int8")
 
 
+def test_reduced_precision_onnx_for_engines(policy, tmp_path: Path) -> None:
+    """What build-engine hands TensorRT for --fp16/--bf16, checked without TensorRT: float32 inputs and
+    output, weights in the reduced type; the fp16 graph runs in ONNX Runtime's CPU provider close to
+    the float32 export (bf16 kernels are GPU-only there: checked by onnx's checker)."""
+    import onnxruntime
+
+    from dreamgen_core.policy.engine_build import onnx_for, sample_inputs
+
+    _, policy_dir = policy
+    manifest = load_manifest(policy_dir)
+    inputs = sample_inputs(manifest, 4)
+    feeds = {manifest.io.inputs[role].name: value for role, value in inputs.items()}
+    reference = onnxruntime.InferenceSession(str(policy_dir / "policy.onnx")).run(None, feeds)[0]
+    for precision, weights in (("fp16", onnx.TensorProto.FLOAT16), ("bf16", onnx.TensorProto.BFLOAT16)):
+        model = onnx.load(str(onnx_for(policy_dir, manifest, precision, tmp_path)))
+        onnx.checker.check_model(model)
+        assert {v.type.tensor_type.elem_type for v in [*model.graph.input, *model.graph.output]} == {
+            onnx.TensorProto.FLOAT}
+        assert weights in {i.data_type for i in model.graph.initializer}
+    half = onnxruntime.InferenceSession(str(tmp_path / "policy.fp16.onnx")).run(None, feeds)[0]
+    assert half.shape == reference.shape and 0 < np.max(np.abs(half - reference)) < 1e-3
+
 def test_latency_percentiles_and_histogram() -> None:
     stats = LatencyStats([0.001 * (i + 1) for i in range(100)])
     summary = stats.summary()
