@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 import yaml
 from safetensors.numpy import load_file
 
@@ -192,3 +193,19 @@ def test_bad_mix_and_mixed_embodiments_fail_naming_the_cause(
     assert main(["policy", "train", str(dreams), "--out", str(out)]) == 2
     assert "no real dataset" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (torch sees none here)")
+def test_trains_on_cuda_in_bf16_and_loads_on_the_cpu(sim_demos: tuple[Path, Path], dreams: Path, tmp_path: Path) -> None:
+    (tmp_path / "tiny.yaml").write_text(TINY_YAML)
+    out = tmp_path / "cuda"
+    assert main(["policy", "train", str(sim_demos[0]), str(dreams), "--config", str(tmp_path / "tiny.yaml"),
+                 "--device", "cuda", "--out", str(out)]) == 0
+    assert yaml.safe_load((out / CONFIG_FILE).read_text())["config"]["train"]["mixed_precision"] == "bf16"
+    with open(out / "loss.csv", newline="") as f:
+        assert all(np.isfinite(float(row["loss"])) for row in csv.DictReader(f))
+    train = DatasetReader(sim_demos[0])
+    mean_action = np.concatenate([train.arrays(e.index).action for e in train.episodes]).mean(0)
+    errors = chunk_errors(load_policy(out, device="cpu"), DatasetReader(sim_demos[1]), mean_action, stride=8)
+    assert np.isfinite(errors.policy_mse)
