@@ -7,6 +7,7 @@ import json
 import os
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from dreamgen_core.config import ConfigError
 
@@ -61,9 +62,10 @@ def run(args: argparse.Namespace) -> int:
     report = (args.out / "deploy.json").resolve()
     report.unlink(missing_ok=True)
     policy = str(args.policy.resolve())
-    overrides = {"sim_robot": {"camera_width": width, "camera_height": height},
-                 "safety_monitor": {"ood_stats": policy},  # OOD warnings from the policy's own norm
-                 "policy_node": {"policy": policy, "runtime": args.runtime, "instruction": tasks[0].instruction}}
+    overrides: dict[str, dict[str, Any]] = {
+        "sim_robot": {"camera_width": width, "camera_height": height},
+        "safety_monitor": {"ood_stats": policy},  # OOD warnings from the policy's own norm
+        "policy_node": {"policy": policy, "runtime": args.runtime, "instruction": tasks[0].instruction}}
     timing = {} if args.max_episode_s is None else {"episode_timeout_s": args.max_episode_s}
     nodes = plan(load_stack(share / "config" / "deploy.yaml"), sim=True, embodiment=args.embodiment, share_dir=share,
                  overrides=overrides)
