@@ -7,8 +7,9 @@ A sample is the observation at frame t of an episode — its model-view image(s)
 the actions a_t … a_{t+H−1}, the last action repeated past the episode's end (the robot holds).
 Each episode's video is decoded once and kept at the policy's image size (`preprocess.shrink`,
 the resampling `prepare` itself does, so passing the kept frame through `prepare` again changes
-nothing). Dream episodes have no measured state (their stored state is zeros): they are prepared
-with state None, i.e. masked.
+nothing). Memory: every frame stays in RAM at S×S×3 bytes per camera (64×64: 12 KiB, so 100 000
+frames take 1.2 GB); decoding runs once, in this process, before the first step. Dream episodes
+have no measured state (their stored state is zeros): they are prepared with state None, i.e. masked.
 
 Normalization comes from the REAL datasets only: their state and action ranges are what the
 robot does. A dream's IDM-labelled actions outside that range are clipped to it and counted.
