@@ -168,7 +168,7 @@ def _manifest(policy_dir: Path, runtime: str, spec: Embodiment | None) -> Policy
         return manifest_for_checkpoint(ckpt, spec or load_embodiment(ckpt.embodiment))
     raise PolicyError(f"{policy_dir}: no {MANIFEST_FILE} (an exported policy) "
                       + ("nor a training checkpoint" if runtime in ("torch", AUTO) else
-                         f"; a training checkpoint runs only on the torch runtime, export it for {runtime!r}"))
+                         f"(a training checkpoint runs only on the torch runtime: export it for {runtime!r})"))
 
 
 def _fastest(policy_dir: Path, manifest: PolicyManifest) -> PolicyRuntime:
