@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from dreamgen_core.cli import idm_train_cmd
+from dreamgen_core.cli import idm_eval_cmd, idm_label_cmd, idm_train_cmd
 
 EPILOG = """\
 the loop, in commands:
@@ -24,3 +24,5 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="idm_command", required=True, metavar="IDM_COMMAND")
     # sub-commands register here, one line each: idm_<name>_cmd.register(sub)
     idm_train_cmd.register(sub)
+    idm_label_cmd.register(sub)
+    idm_eval_cmd.register(sub)

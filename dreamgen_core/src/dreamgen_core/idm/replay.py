@@ -58,8 +58,8 @@ class ReplayResult:
     steps: int                      # control periods executed, settling included
     tracking_rmse: float | None     # rad over moving joints and frames; None without a recorded trajectory
     tracking_max: float | None      # rad, the worst joint at the worst frame
-    clamped: int                    # commands the monitor changed (position or velocity clamps)
-    held: int                       # commands it replaced by a hold
+    clamped: int                    # clamp events: a joint of a command moved to its position or speed bound
+    held: int                       # commands the monitor replaced by a hold
 
 
 def replay(spec: Embodiment, scene: Scene, actions: np.ndarray, dataset_fps: float,
