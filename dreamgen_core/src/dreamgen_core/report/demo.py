@@ -112,7 +112,10 @@ def _policy(demo: Path) -> Section:
     if deploy.is_file():
         header.append("policy via ROS (deploy)")
         by_task: dict[str, list[bool]] = {}
-        for episode in _read(deploy):
+        episodes = _read(deploy)
+        section.blocks.append(Text("deploy: through the ROS graph (sim_robot, safety_monitor, policy_node), on the "
+                                   f"scenes deploy_director chose (seeds {sorted({e.get('seed') for e in episodes})})"))
+        for episode in episodes:
             by_task.setdefault(str(episode.get("task") or episode.get("instruction")), []).append(bool(episode["success"]))
         for row in rows:
             wins = _deploy_cell(by_task, str(row[0]))
