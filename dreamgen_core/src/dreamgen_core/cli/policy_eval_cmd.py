@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dreamgen_core.cli.dataset_cmd import parse_size
+
 EPILOG = """\
 examples:
   dreamgen policy eval policies/push --sim --tasks all --episodes 10 --out eval/push
@@ -44,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--execute", type=int, default=8, help="actions of each chunk executed per query (default: 8)")
     p.add_argument("--max-episode-s", type=float, default=15.0, help="episode time limit, sim seconds (default: 15)")
     p.add_argument("--workers", type=int, default=2, help="episode processes (default: %(default)s)")
+    p.add_argument("--camera-size", type=parse_size, default=(200, 320), metavar="HxW",
+                   help="head camera render size; match `dreamgen sim dataset --camera-size` of the demos (default: 200x320)")
     p.add_argument("--videos", type=int, default=0, help="episodes filmed per controller, its first ones (default: 0)")
     p.add_argument("--out", type=Path, required=True, help="report directory (replaced when it exists)")
     p.set_defaults(run=run)
@@ -63,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
     if "mean_replay" in baselines and not trajectories:
         print("mean_replay: no real demos found (--dataset), baseline left out")
     config = EvalConfig(parse_tasks(args.tasks), seeds, tuple(controllers), args.runtime, args.execute,
-                        rollout=RolloutConfig(max_episode_s=args.max_episode_s), workers=args.workers,
-                        videos=args.videos)
+                        camera_hw=args.camera_size, rollout=RolloutConfig(max_episode_s=args.max_episode_s),
+                        workers=args.workers, videos=args.videos)
     report = evaluate(args.out, config, args.policy, trajectories, fps)
     print(format_table(report))
     if report.backend:
