@@ -16,6 +16,7 @@ examples:
   dreamgen deploy --sim runs/policy_export                      every task of the sim, 1 episode each
   dreamgen deploy --sim runs/policy_ckpt --runtime torch --tasks red_cube_to_green_target --episodes 3
   dreamgen deploy --sim runs/policy_export --out deploy_report --camera 320x200
+  dreamgen deploy --sim runs/policy_export --record rollouts     every rollout also saved as an episode bag
 
 Starts the deploy stack (as `dreamgen-stack deploy --sim`: sim_robot, safety_monitor on the policy
 source, policy_node) and deploy_director, which for every episode resets the sim to the task,
@@ -38,6 +39,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--max-episode-s", type=float, default=None,
                    help="sim seconds an episode may take after enable (default: policy eval's 15 + the 2 s ramp-in)")
     p.add_argument("--camera", default="320x200", metavar="WxH", help="sim camera size (default: %(default)s)")
+    p.add_argument("--record", type=Path, default=None, metavar="DIR",
+                   help="record every rollout as an episode bag in DIR, with its outcome (episode_recorder)")
     p.add_argument("--embodiment", default="gr1", help="embodiment spec name or path (default: gr1)")
     p.add_argument("--out", type=Path, default=Path("deploy_report"), help="report directory (default: deploy_report)")
     p.set_defaults(run=run)
@@ -66,14 +69,21 @@ def run(args: argparse.Namespace) -> int:
         "sim_robot": {"camera_width": width, "camera_height": height},
         "safety_monitor": {"ood_stats": policy},  # OOD warnings from the policy's own norm
         "policy_node": {"policy": policy, "runtime": args.runtime, "instruction": tasks[0].instruction}}
-    timing = {} if args.max_episode_s is None else {"episode_timeout_s": args.max_episode_s}
+    timing: dict[str, Any] = {} if args.max_episode_s is None else {"episode_timeout_s": args.max_episode_s}
     nodes = plan(load_stack(share / "config" / "deploy.yaml"), sim=True, embodiment=args.embodiment, share_dir=share,
                  overrides=overrides)
+    extra: list[PlannedNode] = []
+    if args.record is not None:
+        extra.append(PlannedNode("dreamgen", "episode_recorder", "episode_recorder", {
+            "embodiment": args.embodiment, "use_sim_time": True, "operator": "deploy",
+            "config": str(share / "config" / "deploy_recording.yaml"), "output_dir": str(args.record.resolve()),
+            "calibration_dir": str(share / "calibration")}))
+        timing["recorder"] = "episode_recorder"
     director = PlannedNode("dreamgen", "deploy_director", "deploy_director",
                            {"embodiment": args.embodiment, "use_sim_time": True, "episodes": args.episodes,
                             "report": str(report), "instructions": [t.instruction for t in tasks], **timing})
     logs = args.out / "logs"
-    with StackRunner([*nodes, director], logs) as runner:
+    with StackRunner([*nodes, *extra, director], logs) as runner:
         name, code = runner.wait_until_exit()
     if name != "deploy_director" or code != 0 or not report.is_file():
         print(f"deploy failed: {name} exited with {code}; see {logs / (name + '.log')}")
@@ -85,5 +95,7 @@ def run(args: argparse.Namespace) -> int:
     for task in tasks:
         wins = by_task[task.instruction]
         print(f"  {task.name}: {sum(wins)}/{len(wins)} successes")
+    if args.record is not None:
+        print(f"  rollouts recorded: {sum(bool(r.get('saved')) for r in results)}/{len(results)} in {args.record}")
     print(f"-> {report}   node logs: {logs}")
     return 0

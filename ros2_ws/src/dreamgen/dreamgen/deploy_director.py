@@ -5,7 +5,9 @@ the sim and the policy the task's instruction, reset the scene (/sim/reset), act
 and enable the monitor (the policy ramps in from the measured pose), then watch the sim's own
 success check on /sim/task: success once it holds for `success_hold_s` of sim time, failure at
 `episode_timeout_s`. The same rule as `dreamgen policy eval --sim` (policy.rollout.RolloutConfig),
-so the two report comparable numbers. Writes a JSON report and exits 0 when every episode ran.
+so the two report comparable numbers. With `recorder` (a node name), each rollout is also recorded
+as an episode (started once the policy runs, stopped with its outcome: failures are data too).
+Writes a JSON report and exits 0 when every episode ran (and, recording, was saved).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
+from rclpy.client import Client
 from rclpy.parameter_client import AsyncParameterClient
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
@@ -41,6 +44,7 @@ class DeployDirector(OperatorCalls, DreamgenNode):
         self.timeout_s = float(p("episode_timeout_s", DEFAULTS.max_episode_s + self.spec.safety.ramp_in_s).value)
         self.hold_s = float(p("success_hold_s", DEFAULTS.success_hold_s).value)
         self.report_path = str(p("report", "").value)
+        recorder = str(p("recorder", "").value)
         self.instructions = [str(i) for i in p("instructions", [t.instruction for t in TASKS]).value]
         for instruction in self.instructions:
             task_for(instruction)  # an unknown one fails here, with the list of known ones
@@ -49,6 +53,10 @@ class DeployDirector(OperatorCalls, DreamgenNode):
         self.lifecycle = self.create_client(ChangeState, "/policy_node/change_state")
         self.sim_params = AsyncParameterClient(self, "sim_robot")
         self.policy_params = AsyncParameterClient(self, "policy_node")
+        self.recorder: tuple[Client, Client, AsyncParameterClient] | None = None
+        if recorder:
+            self.recorder = (self.create_client(Trigger, f"/{recorder}/start"),
+                             self.create_client(SetBool, f"/{recorder}/stop"), AsyncParameterClient(self, recorder))
         self.task: dict = {}
         self.create_subscription(String, TASK_TOPIC, lambda m: setattr(self, "task", json.loads(m.data)), 10)
         threading.Thread(target=self.direct, daemon=True).start()
@@ -59,17 +67,18 @@ class DeployDirector(OperatorCalls, DreamgenNode):
     def direct(self) -> None:
         results: list[dict] = []
         try:
-            for client in (self.reset, self.enable, self.lifecycle):
+            recorder = () if self.recorder is None else self.recorder
+            for client in (self.reset, self.enable, self.lifecycle, *recorder[:2]):
                 if not client.wait_for_service(timeout_sec=90.0):
                     raise RuntimeError(f"service {client.srv_name} did not appear")
-            for params in (self.sim_params, self.policy_params):
+            for params in (self.sim_params, self.policy_params, *recorder[2:]):
                 if not params.wait_for_services(timeout_sec=90.0):
                     raise RuntimeError(f"the parameter services of {params.remote_node_name} did not appear")
             self.wait_for(lambda: self.sim_s() >= STARTUP_SETTLE_S, f"{STARTUP_SETTLE_S:g} s of sim time", 120.0)
             for instruction in self.instructions:
                 for k in range(self.episodes):
                     results.append(self.run_one(instruction, k))
-            code = 0
+            code = 0 if all(r.get("saved", True) for r in results) else 1
         except RuntimeError as exc:
             if stop_request().requested:
                 return
@@ -83,7 +92,8 @@ class DeployDirector(OperatorCalls, DreamgenNode):
     def run_one(self, instruction: str, index: int) -> dict:
         self.call(self.enable, SetBool.Request(data=False))
         self.transition(Transition.TRANSITION_DEACTIVATE, allow_fail=True)  # not active after a failure
-        for params in (self.sim_params, self.policy_params):
+        recorder = () if self.recorder is None else self.recorder
+        for params in (self.sim_params, self.policy_params, *recorder[2:]):
             self.set_instruction(params, instruction)
         seed_before = self.task.get("seed")
         self.call(self.reset, Trigger.Request())
@@ -92,6 +102,8 @@ class DeployDirector(OperatorCalls, DreamgenNode):
         enabled = self.call(self.enable, SetBool.Request(data=True))
         if not enabled.success:
             raise RuntimeError(f"the safety monitor refused the enable: {enabled.message}")
+        if self.recorder is not None:
+            self.start_recording()
         start = self.sim_s()
         success_since: float | None = None
         while (now := self.sim_s()) - start < self.timeout_s:
@@ -106,9 +118,21 @@ class DeployDirector(OperatorCalls, DreamgenNode):
         self.call(self.enable, SetBool.Request(data=False))
         result = {"instruction": instruction, "episode": index, "seed": self.task.get("seed"), "success": success,
                   "sim_seconds": round(self.sim_s() - start, 2)}
+        if self.recorder is not None:
+            stopped = self.call(self.recorder[1], SetBool.Request(data=success))
+            result |= {"saved": stopped.success, "recording": stopped.message}
         self.get_logger().info(f"{instruction!r} #{index}: {'success' if success else 'failure'} "
                                f"after {result['sim_seconds']} s")
         return result
+
+    def start_recording(self) -> None:
+        """Start the recorder once its required topics are fresh (the policy's commands have begun)."""
+        assert self.recorder is not None
+        deadline = time.monotonic() + 30.0
+        while not (started := self.call(self.recorder[0], Trigger.Request())).success:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the recorder refused to start: {started.message}")
+            time.sleep(0.2)
 
     def transition(self, transition_id: int, allow_fail: bool = False) -> None:
         reply = self.call(self.lifecycle, ChangeState.Request(transition=Transition(id=transition_id)))
