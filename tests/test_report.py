@@ -138,3 +138,16 @@ def test_text_is_escaped(demo: Path) -> None:
     (demo / "world_model/dreams/bench_sim/scores.json").write_text(json.dumps(data))
     text = demo_report(demo).read_text()
     assert "<script>" not in text and "&lt;script&gt;" in text
+
+
+def test_deploy_results_sit_beside_the_sim_eval(demo: Path) -> None:
+    deploy = demo / "policy/deploy"
+    deploy.mkdir(parents=True)
+    # deploy_director's report: one record per episode, named by instruction
+    (deploy / "deploy.json").write_text(json.dumps([
+        {"instruction": TASKS[0].instruction, "episode": 0, "seed": 1, "success": True, "sim_seconds": 9.5},
+        {"instruction": TASKS[3].instruction, "episode": 0, "seed": 2, "success": False, "sim_seconds": 17.0}]))
+    page = parse(demo_report(demo))
+    assert "policy via ROS (deploy)" in page.cells
+    assert page.cells.count("1/1") >= 1 + 4 and "0/1" in page.cells   # deploy 1/1; expert 1/1 on every task
+    assert "deploy.json is missing" not in " ".join(page.missing)
