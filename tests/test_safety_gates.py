@@ -182,3 +182,12 @@ def test_interpolation_for_a_faster_driver_stays_on_the_segment_and_holds_at_onc
     assert interp.at(0.13 + 0.05)["a"] == pytest.approx(0.11 + 0.1)  # type: ignore[index]
     interp.push({"a": -0.3}, 0.13, hold=True)
     assert interp.at(0.13) == {"a": -0.3}  # a hold is not interpolated
+
+
+def test_dropped_commands_are_reported_when_the_reason_changes_not_each_time() -> None:
+    m = monitor()
+    kinds = [[e.kind for e in m.step({"a": 0.0}, MEASURED, t, POLICY).events] for t in (0.0, 0.05, 0.1)]
+    assert kinds == [["source_not_selected"], [], []]
+    m.select(POLICY, 0.15)
+    assert [e.kind for e in m.step({"a": 0.0}, MEASURED, 0.2, POLICY).events] == ["not_enabled"]
+    assert m.step({"a": 0.0}, MEASURED, 0.25, POLICY).events == [] and m.rejected == 5

@@ -129,6 +129,7 @@ class SafetyMonitor:
         self.operator = OperatorEnable(ramp_in_s, gated)
         self.publishers = PublisherGuard()
         self._velocity: dict[str, float] = {}
+        self._refusal: str | None = None  # the last dropped command's reason, reported once
         self.counts: Counter[str] = Counter()  # events by kind, for diagnostics
         self.state = WAITING
         self.sent = 0  # commands published
@@ -165,6 +166,7 @@ class SafetyMonitor:
         self.watchdog.last_s = None
         self._last_sent = self._last_sent_s = self._hold_pose = None
         self._velocity = {}
+        self._refusal = None
         self.state = WAITING
 
     # --- operator requests ------------------------------------------------------------------------
@@ -234,7 +236,10 @@ class SafetyMonitor:
         refused = self._gate(source, now_s)
         if refused is not None:
             self.rejected += 1
-            return self._report(None, [*events, refused])
+            # Reported when the reason changes, not for every dropped command (20 a second).
+            repeated, self._refusal = refused.message == self._refusal, refused.message
+            return self._report(None, [*events, *([] if repeated else [refused])])
+        self._refusal = None
         reference = self._reference(measured)
         if reference is None:
             self.rejected += 1
