@@ -86,6 +86,8 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
 
 
 def config_from_dict(data: Any, source: str) -> IdmConfig:
+    if isinstance(data, dict) and "source" in data:  # set by the loader, never by a file
+        raise ConfigError(source, "source", data["source"], "unknown key (the file's name is recorded by the loader)")
     if isinstance(data, dict) and "image_hw" in data and isinstance(data["image_hw"], tuple):
         data = {**data, "image_hw": list(data["image_hw"])}
     config = build(IdmConfig, {**data, "source": source} if isinstance(data, dict) else data, source)
