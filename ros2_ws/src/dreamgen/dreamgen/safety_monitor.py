@@ -154,7 +154,9 @@ class SafetyMonitorNode(DreamgenNode):
         return self.answer(self.monitor.select(source, self.now_s()), response)
 
     def answer(self, outcome: Outcome, response: Response) -> Response:
-        self.report(outcome.events)
+        for event in outcome.events:  # an operator's request: every one in the log, none throttled
+            self.get_logger().warning(f"{event.kind}: {event.message}")
+        self.report(outcome.events, log=False)
         response.success, response.message = outcome.ok, outcome.message
         return response
 
@@ -184,15 +186,17 @@ class SafetyMonitorNode(DreamgenNode):
         msg.header.frame_id = self.monitor.state  # why this command was sent: "passing" or "holding (why)"
         self.output.publish(msg)
 
-    def report(self, events: list[SafetyEvent]) -> None:
-        """Log every event; publish every non-clamp event on /diagnostics at once."""
+    def report(self, events: list[SafetyEvent], log: bool = True) -> None:
+        """Log every event (throttled: commands come at 20 Hz); publish every non-clamp event on
+        /diagnostics at once."""
         statuses = []
         for event in events:
             # Clamps are routine while an operator pushes the envelope; anything else is a fault.
             if event.kind in CLAMP_KINDS:
                 self.get_logger().info(f"{event.kind}: {event.message}", throttle_duration_sec=1.0)
                 continue
-            self.get_logger().warning(f"{event.kind}: {event.message}", throttle_duration_sec=1.0)
+            if log:
+                self.get_logger().warning(f"{event.kind}: {event.message}", throttle_duration_sec=1.0)
             level = DiagnosticStatus.WARN if event.kind in WARN_ONLY else DiagnosticStatus.ERROR
             statuses.append(DiagnosticStatus(level=level, name=EVENT_STATUS, hardware_id=self.spec.name,
                                              message=event.message,
