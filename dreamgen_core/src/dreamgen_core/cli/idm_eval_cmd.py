@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dreamgen_core.cli.idm_label_cmd import add_predictor_arguments
 from dreamgen_core.idm.eval import PLOT, REPORT, EvalOptions, evaluate
 
 EPILOG = """\
@@ -14,9 +15,10 @@ examples:
   dreamgen idm eval dreams_labelled --idm idm_ckpt --out dream_eval           labelled dreams: do they solve their task?
   dreamgen idm eval robot_dataset --idm idm_ckpt --replay 0 --out idm_eval    a real robot's data: no sim scene
 
-Real (recorded) episodes: per-joint MAE/RMSE of the IDM's labels vs the recorded actions, beside hold-the-state
-and the mean action. Episodes with a sim scene (sim recordings, labelled dreams of sim tasks) are replayed in the
-sim through the safety monitor: success of the task's check, tracking error vs the recorded trajectory.
+Real (recorded) episodes: per-joint MAE/RMSE of the IDM's chunks (vs a_t..a_t+H-1) and of its ensembled labels
+(vs a_t, per frame) against the recorded actions, each beside hold-the-state and the mean action. Episodes with
+a sim scene (sim recordings, labelled dreams of sim tasks) are replayed in the sim through the safety monitor:
+success of the task's check, tracking error vs the recorded trajectory.
 """
 
 
@@ -30,9 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=int, nargs="+", metavar="I", help="real episodes to evaluate (default: all)")
     p.add_argument("--replay", type=int, metavar="N",
                    help="replay the first N episodes with a sim scene (default: all of them; 0: none)")
-    p.add_argument("--batch", type=int, default=64, help="frame pairs per IDM call (default 64)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda where a GPU is visible, else cpu")
+    add_predictor_arguments(p)
     p.set_defaults(run=run)
 
 

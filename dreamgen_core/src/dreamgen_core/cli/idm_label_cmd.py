@@ -40,10 +40,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "centred crop to the dream's aspect ratio) or fractions top,left,bottom,right")
     p.add_argument("--scale-range", default="0.5,2", metavar="LOW,HIGH",
                    help="warn for joints whose label std / IDM training std is outside (default 0.5,2)")
-    p.add_argument("--batch", type=int, default=64, help="frame pairs per IDM call (default 64)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads per labeller (default 1)")
-    p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda where a GPU is visible, else cpu")
+    add_predictor_arguments(p)
     p.set_defaults(run=run)
+
+
+def add_predictor_arguments(p: argparse.ArgumentParser) -> None:
+    """How the IDM runs (label and eval alike): batch, torch threads, device."""
+    p.add_argument("--batch", type=int, default=64, help="frame pairs per IDM call (default 64)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads per IDM (default 1: the same bits on every worker)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda where a GPU is visible, else cpu")
 
 
 def run(args: argparse.Namespace) -> int:
