@@ -49,6 +49,7 @@ def one_thread() -> None:
     torch.set_num_threads(1)  # a busy 2-core machine: one thread is faster, and results are the same every run
 
 
+@pytest.mark.timeout(1800)  # recording the session's sim demos comes first (minutes on a busy machine)
 def test_idm_beats_hold_state_and_mean_action_on_held_out_seeds(sim_demos: Path, sim_heldout: Path, tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     outcome = train([sim_demos], tmp_path / "idm", overrides=ACCEPTANCE, device="cpu", progress=False)
