@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
@@ -27,8 +26,6 @@ from std_srvs.srv import SetBool, Trigger
 from dreamgen.node_runtime import DreamgenNode, main_for
 from dreamgen.operator_calls import OperatorCalls
 from dreamgen.sim_robot import RESET_SERVICE, TASK_TOPIC
-from dreamgen.stop_signals import stop_request
-from dreamgen_core.atomic import write_text_atomic
 from dreamgen_core.policy.rollout import RolloutConfig
 from dreamgen_core.sim.task import TASKS, task_for
 
@@ -65,29 +62,17 @@ class DeployDirector(OperatorCalls, DreamgenNode):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def direct(self) -> None:
-        results: list[dict] = []
-        try:
-            recorder = () if self.recorder is None else self.recorder
-            for client in (self.reset, self.enable, self.lifecycle, *recorder[:2]):
-                if not client.wait_for_service(timeout_sec=90.0):
-                    raise RuntimeError(f"service {client.srv_name} did not appear")
-            for params in (self.sim_params, self.policy_params, *recorder[2:]):
-                if not params.wait_for_services(timeout_sec=90.0):
-                    raise RuntimeError(f"the parameter services of {params.remote_node_name} did not appear")
-            self.wait_for(lambda: self.sim_s() >= STARTUP_SETTLE_S, f"{STARTUP_SETTLE_S:g} s of sim time", 120.0)
-            for instruction in self.instructions:
-                for k in range(self.episodes):
-                    results.append(self.run_one(instruction, k))
-            code = 0 if all(r.get("saved", True) for r in results) else 1
-        except RuntimeError as exc:
-            if stop_request().requested:
-                return
-            self.get_logger().error(str(exc))
-            results.append({"error": str(exc)})
-            code = 1
-        if self.report_path:
-            write_text_atomic(Path(self.report_path), json.dumps(results, indent=2) + "\n")
-        self.finish(code)
+        self.direct_episodes(self.run_all, self.report_path)
+
+    def run_all(self, results: list[dict]) -> bool:
+        recorder = () if self.recorder is None else self.recorder
+        self.wait_for_services((self.reset, self.enable, self.lifecycle, *recorder[:2]),
+                               (self.sim_params, self.policy_params, *recorder[2:]), 90.0)
+        self.wait_for(lambda: self.sim_s() >= STARTUP_SETTLE_S, f"{STARTUP_SETTLE_S:g} s of sim time", 120.0)
+        for instruction in self.instructions:
+            for k in range(self.episodes):
+                results.append(self.run_one(instruction, k))
+        return all(r.get("saved", True) for r in results)
 
     def run_one(self, instruction: str, index: int) -> dict:
         self.call(self.enable, SetBool.Request(data=False))

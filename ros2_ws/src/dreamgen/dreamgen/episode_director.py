@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 
 from rclpy.parameter_client import AsyncParameterClient
 from std_msgs.msg import String
@@ -27,8 +26,6 @@ from dreamgen.node_runtime import DreamgenNode, main_for
 from dreamgen.operator_calls import OperatorCalls
 from dreamgen.scripted_teleop import STATE_TOPIC
 from dreamgen.sim_robot import RESET_SERVICE, TASK_TOPIC
-from dreamgen.stop_signals import stop_request
-from dreamgen_core.atomic import write_text_atomic
 from dreamgen_core.sim.task import TASKS, task_for
 
 SIM_NODE = "sim_robot"
@@ -61,26 +58,13 @@ class EpisodeDirector(OperatorCalls, DreamgenNode):
         self.task = json.loads(msg.data)
 
     def direct(self) -> None:
-        results = []
-        try:
-            for client in (self.reset, self.start, self.stop):
-                if not client.wait_for_service(timeout_sec=60.0):
-                    raise RuntimeError(f"service {client.srv_name} did not appear")
-            for params, node in ((self.sim_params, SIM_NODE), (self.recorder_params, "the recorder")):
-                if not params.wait_for_services(timeout_sec=60.0):
-                    raise RuntimeError(f"the parameter services of {node} did not appear")
-            for index in range(self.episodes):
-                results.append(self.record_one(index))
-            code = 0 if all(r["saved"] for r in results) else 1
-        except RuntimeError as exc:
-            if stop_request().requested:
-                return  # stopped by a signal: the node is being torn down under this thread
-            self.get_logger().error(str(exc))
-            results.append({"error": str(exc)})
-            code = 1
-        if self.report_path:
-            write_text_atomic(Path(self.report_path), json.dumps(results, indent=2) + "\n")
-        self.finish(code)
+        self.direct_episodes(self.record_all, self.report_path)
+
+    def record_all(self, results: list[dict]) -> bool:
+        self.wait_for_services((self.reset, self.start, self.stop), (self.sim_params, self.recorder_params), 60.0)
+        for index in range(self.episodes):
+            results.append(self.record_one(index))
+        return all(r["saved"] for r in results)
 
     def record_one(self, index: int) -> dict:
         instruction = self.instructions[index % len(self.instructions)]
