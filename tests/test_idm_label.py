@@ -4,6 +4,9 @@ expert's actions are the replay's own oracle)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,8 +16,10 @@ import pytest
 from dreamgen_core.embodiment import load_embodiment
 from dreamgen_core.idm.ensemble import temporal_ensemble
 from dreamgen_core.idm.errors import IdmError
-from dreamgen_core.idm.replay import Scene, replay, scene_of
+from dreamgen_core.idm.label import REPORT, LabelOptions, LabelReport, label_dreams
+from dreamgen_core.idm.replay import Scene, scene_of
 from dreamgen_core.idm.scale import check_scale, parse_range
+from dreamgen_core.sim.expert import ARM
 
 SPEC = load_embodiment("gr1")
 
@@ -47,63 +52,236 @@ def test_scale_check_names_the_joints_past_the_threshold(caplog: pytest.LogCaptu
 
 
 
-def test_replaying_the_experts_commands_solves_the_task_and_tracks_its_trajectory() -> None:
-    """The replay's own oracle: the scripted expert's commands of a scene, replayed from that scene's seed through
-    the safety monitor, solve the task and follow the measured trajectory closely; other actions do not."""
-    from dreamgen_core.sim.episodes import run_seeded, sim_worker
-    from dreamgen_core.sim.task import TASKS
-
-    task = TASKS[0]
-    worker = sim_worker("gr1")
-    commands: list[np.ndarray] = []
-    states: list[np.ndarray] = []
-    assert run_seeded(worker, 1000, task, 0.5, observe=lambda: states.append(worker.robot.positions()),
-                      command=lambda targets: commands.append(targets.copy()))
-    actions, recorded = np.array(commands), np.array(states[:len(commands)])
-    result = replay(SPEC, Scene(1000, task.name), actions, SPEC.rates.dataset_fps, recorded)
-    assert result.success and result.steps == len(actions) + 20
-    assert result.tracking_rmse is not None and result.tracking_rmse < 0.03 and result.held == 0
-    still = replay(SPEC, Scene(1000, task.name), actions[:1].repeat(len(actions), 0), SPEC.rates.dataset_fps, recorded)
-    assert not still.success and still.tracking_rmse is not None and still.tracking_rmse > 5 * result.tracking_rmse
-    assert scene_of({"source": "sim", "seed": 3, "task": task.name}) == Scene(3, task.name)
-    assert scene_of({"origin": "dreamed", "scene": {"seed": 4, "task": task.name}}) == Scene(4, task.name)
-    assert scene_of({"origin": "real", "source": "bag"}) is None
+def test_scenes_come_from_provenance() -> None:
+    task = "red_cube_to_green_target"
+    assert scene_of({"source": "sim", "seed": 3, "task": task}) == Scene(3, task)
+    assert scene_of({"origin": "dreamed", "scene": {"seed": 4, "task": task}}) == Scene(4, task)
+    assert scene_of({"origin": "real", "source": "bag"}) is None and scene_of({"origin": "dreamed", "scene": None}) is None
 
 
 # -- the pipeline on real files: sim demos, a tiny IDM, a tiny world model's dreams -----------------------------
 
 TASK = "red_cube_to_green_target"
-WM_RECIPE = """\
-backend: pixel-wan
-video: {height: 32, width: 32, num_frames: 3, frame_stride: 13, fps: 1.2307692307692308}
-train: {mode: full, steps: 2, batch_size: 2, learning_rate: 0.05, checkpoint_every: 2, mixed_precision: "no",
-        gradient_checkpointing: false}
-sample: {steps: 2, guidance: 1.0}
-tiny: {patch_size: [1, 8, 8], num_attention_heads: 2, attention_head_dim: 12, ffn_dim: 32, num_layers: 1,
-       text_dim: 16, freq_dim: 16, vocab_size: 64, max_tokens: 24}
-"""
+IDM_OVERRIDES = {"train.steps": 40}
+DREAM_FPS = 16 / 13  # sim-tiny's dreams: 9 frames, 13 clip frames (0.81 s) apart
+DREAM_FRAMES = 9
 
 
 @pytest.fixture(scope="module")
 def dreams(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Dreams of a tiny world model (trained 2 steps on sim clips) from the first frames of held-out sim scenes,
-    for the recorded task and one without demos: what `wm dream` writes, sidecars naming the clip set."""
+    """Dreams as a perfect world model would dream them: from the first frames of held-out sim scenes (a
+    `wm sim-clips` clip set), the scene's own future, sim-tiny's 9 frames at 16/13 fps, stored with their
+    sidecars by `wm dream`'s own `store`. Two of the recorded task, one of a task without demos (dreamed from
+    a red-cube scene, so its video shows the wrong cube moving)."""
     from dreamgen_core.sim.task import TASKS
-    from dreamgen_core.worldmodel.dream import DreamOptions, dream
-    from dreamgen_core.worldmodel.prompts import PROMPTS_FILE, read_prompts, write_prompts
+    from dreamgen_core.video import decode_video
+    from dreamgen_core.worldmodel.dream import Rendered, _encode, store
+    from dreamgen_core.worldmodel.naming import dream_stem
+    from dreamgen_core.worldmodel.prompts import PROMPTS_FILE, read_prompts
+    from dreamgen_core.worldmodel.run import file_sha256
+    from dreamgen_core.worldmodel.sidecar import DreamMeta
     from dreamgen_core.worldmodel.sim_clips import SimClipConfig, make_sim_clips
-    from dreamgen_core.worldmodel.train import train as train_wm
 
     root = tmp_path_factory.mktemp("dreams")
     clips = root / "clips"
-    make_sim_clips(clips, SimClipConfig((1000, 1001), tuple(t for t in TASKS if t.name == TASK), (32, 32), workers=1),
+    make_sim_clips(clips, SimClipConfig((1000, 1001), tuple(t for t in TASKS if t.name == TASK), (64, 64), workers=1),
                    progress=False)
-    (root / "tiny.yaml").write_text(WM_RECIPE)
-    train_wm(clips, root / "tiny.yaml", root / "run", device="cpu")
     prompts = read_prompts(clips / PROMPTS_FILE)
-    other = TASKS[3].instruction  # blue cube onto the yellow target: no demos of it
-    rows = [*prompts, *(replace(p, line=0, instruction=other) for p in prompts[:1])]
-    write_prompts(root / "prompts.jsonl", rows)
-    report = dream(root / "prompts.jsonl", root / "run", root / "out", DreamOptions(device="cpu", progress=False))
-    assert not report.failures
+    rows = [*prompts, replace(prompts[0], instruction=TASKS[3].instruction)]
+    for index, prompt in enumerate(rows):
+        video = clips / "videos" / f"{prompt.image.stem}.mp4"
+        frames = decode_video(video).frames[::13][:DREAM_FRAMES]
+        mp4 = _encode(frames, DREAM_FPS)
+        stem = dream_stem(index, prompt.instruction)
+        meta = DreamMeta(index=index, stem=stem, instruction=prompt.instruction, prompt=prompt.instruction,
+                         negative_prompt="", seed=prompt.seed, steps=0, guidance=1.0,
+                         initial_frame_sha256=file_sha256(prompt.image), backend="the scene itself (test)",
+                         recipe="sim-tiny", recipe_sha256="", base=None, base_fingerprint="", weights_sha256=None,
+                         mode="full", initial_frame=str(prompt.image), video=f"{stem}.mp4",
+                         video_sha256=hashlib.sha256(mp4).hexdigest(), fps=DREAM_FPS, num_frames=len(frames),
+                         height=64, width=64)
+        store(root / "out", Rendered(mp4, meta))
     return root / "out"
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    """Ray starts once for the module; `label_dreams` joins it and leaves it running."""
+    from dreamgen_core import ray_local
+
+    ray = ray_local.start(num_cpus=2)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def idm_ckpt(sim_demos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny IDM trained briefly on the CPU on the shared sim demos: the mechanics of labelling and eval need
+    an IDM, not a good one (that it beats the baselines when trained longer is test_idm_model's)."""
+    import torch
+
+    from dreamgen_core.idm.train import train
+
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("idm") / "ckpt"
+    train([sim_demos], out, overrides=IDM_OVERRIDES, device="cpu", progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def labelled(dreams: Path, idm_ckpt: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LabelReport]:
+    out = tmp_path_factory.mktemp("labelled") / "dataset"
+    return out, label_dreams(dreams, idm_ckpt, out, LabelOptions(progress=False, commit_every=2))
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every file of a dataset but the label report (which records the completion order)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != REPORT}
+
+
+def test_labelled_dreams_are_a_valid_gr00t_dataset(labelled: tuple[Path, LabelReport], idm_ckpt: Path,
+                                                   dreams: Path) -> None:
+    import av
+    import pyarrow.parquet as pq
+
+    from dreamgen_core.dataset import validate
+    from dreamgen_core.idm.checkpoint import load_idm
+
+    root, report = labelled
+    assert report.labelled == [0, 1, 2] and report.skipped == []
+    assert validate(root) == []
+    idm = load_idm(idm_ckpt)
+    modality = json.loads((root / "meta" / "modality.json").read_text())
+    assert set(modality) >= {"state", "action", "video"} and modality["video"]["ego_view"]["original_key"] == \
+        "observation.images.ego_view"
+    tasks = [json.loads(line)["task"] for line in (root / "meta" / "tasks.jsonl").read_text().splitlines()]
+    assert all(t.startswith("<DREAM> Use the right hand") for t in tasks if t != "valid")
+    table = pq.read_table(root / "data" / "chunk-000" / "episode_000000.parquet")
+    actions = np.array(table.column("action").to_pylist(), dtype=np.float32)
+    state = np.array(table.column("observation.state").to_pylist())
+    assert actions.shape == (146, SPEC.dim) and not state.any()  # 9 frames at 16/13 fps -> 146 at 20 fps
+    with av.open(str(root / "videos" / "chunk-000" / "observation.images.ego_view" / "episode_000000.mp4")) as video:
+        frames = [f.to_ndarray(format="rgb24") for f in video.decode(video=0)]
+    assert len(frames) == 146 and frames[0].shape == (256, 256, 3)
+    stats = json.loads((root / "meta" / "stats.json").read_text())["action"]
+    np.testing.assert_allclose(stats["std"], idm.stats.std) and np.testing.assert_allclose(stats["min"], idm.stats.min)
+    original = (root / "meta" / "provenance.json").read_text()
+    provenance = json.loads(original)
+    assert provenance["stats_source"]["action"]["content_hash"] == idm.content_hash
+    first = provenance["episodes"][0]
+    assert first["origin"] == "dreamed" and first["idm"]["content_hash"] == idm.content_hash
+    assert (first["idm"]["k"], first["idm"]["horizon"]) == (idm.config.k, idm.config.horizon)
+    assert first["dream"]["video_sha256"] == json.loads(next(dreams.glob("00000_*.json")).read_text())["video_sha256"]
+    assert first["scene"] == {"seed": 1000, "task": TASK} and provenance["episodes"][2]["scene"]["seed"] == 1000
+    assert "nearest-earlier" in first["labelling"]["resampling"]
+    assert first["labelling"]["view_source"].startswith("clip set")
+    # Stats that do not come from the data are accepted only as declared: without the declaration, named.
+    provenance.pop("stats_source")
+    (root / "meta" / "provenance.json").write_text(json.dumps(provenance))
+    try:
+        problems = validate(root)
+        assert len(problems) == 1 and "stats_source" in problems[0] and "stale" in problems[0]
+    finally:
+        (root / "meta" / "provenance.json").write_text(original)
+    assert validate(root) == []
+    # Resuming: every dream is labelled already by this IDM.
+    again = label_dreams(dreams, idm_ckpt, root, LabelOptions(progress=False))
+    assert again.labelled == [] and again.skipped == [0, 1, 2]
+
+
+def test_labels_do_not_depend_on_workers_or_completion_order(ray_instance, labelled: tuple[Path, LabelReport],
+                                                             idm_ckpt: Path, dreams: Path, tmp_path: Path) -> None:
+    """Several Ray workers, and labels arriving in reverse order, give the single worker's dataset bit for bit."""
+    from dreamgen_core.idm.dreams import find_dreams
+    from dreamgen_core.idm.label import InOrderWriter, Labeller, idm_identity
+
+    serial, _ = labelled
+    fanned = label_dreams(dreams, idm_ckpt, tmp_path / "ray", LabelOptions(workers=2, progress=False))
+    assert fanned.actors == 2 and sorted(fanned.completion_order) == [0, 1, 2]
+    assert tree_bytes(tmp_path / "ray") == tree_bytes(serial)
+    items = find_dreams(dreams, SPEC)
+    labeller = Labeller(idm_ckpt, "cpu", 1, 64)
+    labels = [(item, labeller.label(item, item.video.read_bytes())) for item in items]
+    report = LabelReport(tmp_path / "scrambled")
+    writer = InOrderWriter(report, items, SPEC, idm_identity(idm_ckpt), commit_every=1)
+    for item, actions in reversed(labels):
+        writer.put(item, actions)
+    writer.close()
+    assert report.completion_order == [2, 1, 0] and report.labelled == [0, 1, 2]
+    assert tree_bytes(tmp_path / "scrambled") == tree_bytes(serial)
+
+
+def test_an_idm_whose_stats_do_not_match_its_data_is_named(labelled: tuple[Path, LabelReport], idm_ckpt: Path,
+                                                           dreams: Path, tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """The reference bug: min/max from another dataset (here: the arm's ranges shrunk 4x around their middle,
+    as stats of a smaller-motion task would be) rescale every label; the std check names the arm's joints."""
+    import yaml
+
+    _, good = labelled
+    assert good.scale is not None and good.scale.ok, good.scale
+    wrong = tmp_path / "wrong"
+    shutil.copytree(idm_ckpt, wrong)
+    config = yaml.safe_load((wrong / "idm.yaml").read_text())
+    stats = config["stats"]
+    arm = [SPEC.slot(name) for name in ARM]
+    for i in arm:
+        middle, half = (stats["max"][i] + stats["min"][i]) / 2, (stats["max"][i] - stats["min"][i]) / 8
+        stats["min"][i], stats["max"][i] = middle - half, middle + half
+    (wrong / "idm.yaml").write_text(yaml.safe_dump(config))
+    report = label_dreams(dreams, wrong, tmp_path / "labelled", LabelOptions(progress=False))
+    assert report.scale is not None and not report.scale.ok
+    moving = {j.joint for j in report.scale.checked}
+    assert set(report.scale.flagged) <= moving & set(ARM) and len(report.scale.flagged) >= 3
+    assert "WARNING" in caplog.text and report.scale.flagged[0] in caplog.text
+    saved = json.loads((tmp_path / "labelled" / REPORT).read_text())
+    assert saved["scale"]["flagged"] == list(report.scale.flagged)
+
+
+
+def test_eval_measures_against_baselines_replays_and_refuses_data_without_a_scene(
+        sim_heldout: Path, idm_ckpt: Path, labelled: tuple[Path, LabelReport], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`idm eval` through the CLI on held-out sim demos: the baselines' errors are what an independent
+    computation from the parquet files gives; the recorded actions replayed in the sim through the safety
+    monitor solve the task and track the recorded trajectory (the replay's oracle); the labelled dreams replay
+    from their scenes; report.json and eval.png are written; a dataset without sim scenes is refused a replay."""
+    import pyarrow.parquet as pq
+
+    from dreamgen_core.cli.main import main
+    from dreamgen_core.idm.checkpoint import load_idm
+    from dreamgen_core.idm.eval import EvalOptions, evaluate
+    from dreamgen_core.idm.metrics import moving_joints
+
+    out = tmp_path / "eval"
+    assert main(["idm", "eval", str(sim_heldout), "--idm", str(idm_ckpt), "--out", str(out), "--episodes", "0",
+                 "--replay", "1"]) == 0
+    table = capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    methods = {m["method"]: m for m in report["methods"]}
+    frame = {m["method"]: m for m in report["per_frame"]}
+    parquet = pq.read_table(sim_heldout / "data" / "chunk-000" / "episode_000000.parquet")
+    action = np.array(parquet.column("action").to_pylist())
+    state = np.array(parquet.column("observation.state").to_pylist())
+    stats = load_idm(idm_ckpt).stats
+    moving = moving_joints(stats)
+    assert frame["hold_state"]["mae"] == pytest.approx(np.abs(state - action)[:, moving].mean(0).mean(), rel=1e-5)
+    assert frame["mean_action"]["mae"] == pytest.approx(np.abs(stats.mean - action)[:, moving].mean(0).mean(),
+                                                         rel=1e-5)
+    index = np.minimum(np.arange(len(action))[:, None] + np.arange(16), len(action) - 1)
+    held = np.abs(state[:, None] - action[index])[..., moving].mean((0, 1)).mean()
+    assert methods["hold_state"]["mae"] == pytest.approx(held, rel=1e-5)
+    assert all(np.isfinite(m["mae"]) and m["mae"] > 0 for m in [*methods.values(), *frame.values()])
+    assert report["success"]["recorded"] == {"solved": 1, "replayed": 1}
+    oracle = next(r["result"] for r in report["replays"] if r["actions"] == "recorded")
+    assert oracle["tracking_rmse"] < 0.03 and oracle["held"] == 0
+    assert report["success"]["idm labels"]["replayed"] == 1
+    assert "hold_state" in table and "sim replay of recorded: 1/1" in table
+    assert (out / "eval.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    dreamed = evaluate(labelled[0], idm_ckpt, tmp_path / "dreams", EvalOptions(progress=False))
+    assert dreamed.methods == [] and dreamed.success_rate("dream labels")[1] == 3
+    from test_dataset_writer import build_dataset
+
+    with pytest.raises(IdmError, match="no episode names a sim scene"):
+        evaluate(build_dataset(tmp_path / "robot"), idm_ckpt, tmp_path / "robot_eval", EvalOptions(replay=1))
