@@ -79,6 +79,20 @@ def dreams(sim_demos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_dreams(sim_demos, tmp_path_factory.mktemp("policy_dreams") / "labelled")
 
 
+@pytest.fixture(scope="module")
+def few_demos(sim_demos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first two demos alone (a real dataset): the resume test decodes its data three times."""
+    reader = DatasetReader(sim_demos)
+    out = tmp_path_factory.mktemp("policy_few") / "demos"
+    with DatasetWriter(out, SPEC) as writer:
+        for info in reader.episodes[:2]:
+            arrays = reader.arrays(info.index)
+            writer.add(EpisodeData(state=arrays.state, action=arrays.action,
+                                   frames={"ego_view": iter(reader.frames(info.index, RAW))}, task=info.task,
+                                   source_key=f"few-{info.index}", success=True, provenance={"origin": "real"}))
+    return out
+
+
 def test_dream_samples_are_masked_clipped_and_unprefixed_and_inputs_match_the_runtime(
         sim_demos: Path, dreams: Path) -> None:
     train = DatasetReader(sim_demos)
@@ -137,9 +151,9 @@ def test_cotrained_policy_beats_the_mean_action_baseline_on_held_out_seeds(
 
 
 def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(
-        sim_demos: Path, dreams: Path, tmp_path: Path) -> None:
+        few_demos: Path, dreams: Path, tmp_path: Path) -> None:
     (tmp_path / "tiny.yaml").write_text(TINY_YAML)
-    args = [str(sim_demos), str(dreams), "--config", str(tmp_path / "tiny.yaml"), "--threads", "1", "--device", "cpu"]
+    args = [str(few_demos), str(dreams), "--config", str(tmp_path / "tiny.yaml"), "--threads", "1", "--device", "cpu"]
     assert main(["policy", "train", *args, "--out", str(tmp_path / "whole")]) == 0
     killed = tmp_path / "killed"
     process = subprocess.Popen([sys.executable, "-m", "dreamgen_core.cli.main", "policy", "train", *args, "--out", str(killed)],
