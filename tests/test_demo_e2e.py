@@ -20,10 +20,11 @@ pytestmark = pytest.mark.ros
 
 def test_demo_runs_the_loop_and_says_where_everything_is(cli: Path, ros_env: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    # The world model at its smallest: 2 training scenes, 4 steps, 1 held-out scene.
+    # The world model and the IDM at their smallest: 2 training scenes, 4 steps, 1 held-out scene.
     result = subprocess.run([str(cli), "demo", "--out", str(out), "--episodes", "2", "--camera", "320x200",
-                             "--wm-seeds", "2", "--wm-steps", "4", "--wm-heldout", "1"],
-                            env=ros_env, capture_output=True, text=True, timeout=600)
+                             "--wm-seeds", "2", "--wm-steps", "4", "--wm-heldout", "1", "--idm-steps", "4",
+                             "--idm-heldout", "1"],
+                            env=ros_env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for where in ("modality.json", "episodes", "dataset", "wm_clips"):
         assert str(out / where) in result.stdout or str((out / where).resolve()) in result.stdout, where
@@ -49,6 +50,7 @@ def test_demo_runs_the_loop_and_says_where_everything_is(cli: Path, ros_env: dic
     rows = list(csv.DictReader((out / "wm_clips" / "metadata.csv").open()))
     assert len(rows) == converted - result.stdout.count("clip of episode")
     check_world_model(out, result.stdout)
+    check_idm(out, result.stdout + result.stderr)
 
 
 def still_at_first(bag: Path, seconds: float) -> float:
@@ -84,3 +86,20 @@ def check_world_model(out: Path, stdout: str) -> None:
         assert {"model", "copy_first_frame", "mean_training_motion", "nearest_training_clip"} <= set(methods)
         assert all(math.isfinite(m["psnr"]) and m["videos"] == 2 for m in methods.values()), methods
     assert "tasks without demos" in stdout and "copy_first_frame" in stdout
+
+
+def check_idm(out: Path, output: str) -> None:
+    """The IDM stage: a checkpoint, the held-out eval with both baselines and the replay oracle, the labelled
+    held-out dreams (one per task: the 1 held-out scene x 4 tasks) valid, replayed, their rate printed."""
+    idm = out / "idm"
+    assert (idm / "ckpt" / "model.safetensors").is_file() and (idm / "ckpt" / "loss.png").is_file()
+    heldout = json.loads((idm / "eval_heldout" / "report.json").read_text())
+    methods = {m["method"]: m for m in heldout["methods"]}
+    assert set(methods) == {"idm", "hold_state", "mean_action"} and all(math.isfinite(m["mae"]) for m in methods.values())
+    assert heldout["success"]["recorded"]["replayed"] == 2  # 1 held-out scene x the 2 recorded tasks
+    assert validate(idm / "labelled") == []
+    labelled = json.loads((idm / "labelled" / "meta" / "info.json").read_text())
+    assert labelled["total_episodes"] == 4
+    dreams = json.loads((idm / "eval_dreams" / "report.json").read_text())
+    assert dreams["success"]["dream labels"]["replayed"] == 4
+    assert "sim replay of dream labels:" in output and "hold_state" in output and "scale check" in output

@@ -4,8 +4,9 @@ Each step says what it did and where its output is: the embodiment spec; a bring
 real ROS 2 graph over Fast DDS; episodes recorded by the collect stack (simulated GR1, scripted
 teleop, safety monitor, recorder) under a scripted operator; their conversion to a validated
 GR00T-LeRobot dataset and world-model clips; the world model trained on sim clips of the recorded
-tasks, its dreams (tasks without demos too) judged and measured against held-out scenes. Later
-stages append their steps.
+tasks, its dreams (tasks without demos too) judged and measured against held-out scenes; the IDM
+trained on the recorded demos, measured on held-out sim scenes, labelling the held-out dreams, which
+are replayed in the sim. Later stages append their steps.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 
 from dreamgen_core.atomic import write_text_atomic
 from dreamgen_core.bag import read_info
+from dreamgen_core.cli.demo_idm import add_arguments as add_idm_arguments
+from dreamgen_core.cli.demo_idm import run_idm
 from dreamgen_core.cli.demo_world_model import add_arguments as add_world_model_arguments
 from dreamgen_core.cli.demo_world_model import run_world_model
 from dreamgen_core.cli.embodiment_cmd import render
@@ -45,6 +48,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="grx: the sim serves Fourier's GRX protocol on 127.0.0.1:7447 and gr1_driver bridges "
                              "it, the real GR1's path (default: the sim's own ROS interface)")
     add_world_model_arguments(parser)
+    add_idm_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -70,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     recorded = [str(read_info(bag).custom_data.get("instruction")) for bag in episodes]
     if not run_world_model(args, args.out / "dataset", recorded, step):
+        return 1
+    if not run_idm(args, args.out / "dataset", recorded, step):
         return 1
 
     print(f"\ndemo finished in {time.monotonic() - started:.1f} s; outputs in {args.out.resolve()}")
