@@ -27,13 +27,14 @@ from dreamgen_core.idm.train import train
 from dreamgen_core.training.checkpoints import CHECKPOINTS
 from dreamgen_core.training.losslog import read_loss_csv
 
-# The acceptance run: the CPU defaults with the regression head, 600 steps of 32 samples (about 5 passes
+# The acceptance run: the CPU defaults with the regression head, 1000 steps of 32 samples (about 8 passes
 # over the ~4000 samples of 24 demos). Measured on these demos before the threshold was set (held-out
-# seeds 1000-1002, chunk MAE over the 7 arm joints that move): this run 0.083 rad (15 % below holding
-# the state, 0.098; the mean action is 0.41), the same model from another initialisation 0.075 (23 %).
-# The margin is set below both, so that the test states what this budget reliably gives, not one lucky run.
-ACCEPTANCE = {"head": "regression", "train.steps": 600, "train.batch_size": 32}
-MARGIN = 0.10  # the IDM's MAE must be at least 10 % below the better baseline's
+# seeds 1000-1002, chunk MAE over the 7 arm joints that move; holding the state 0.098 rad, the mean
+# action 0.41): 1000 steps 0.072 and 0.074 rad (train seeds 0 and 1: 27 % and 24 % below holding the
+# state); 600 steps gave 0.075-0.089 (9-23 %) depending on float-level differences in the recorded demos,
+# which is why the run is 1000 steps and the margin sits below every 1000-step measurement.
+ACCEPTANCE = {"head": "regression", "train.steps": 1000, "train.batch_size": 32}
+MARGIN = 0.15  # the IDM's MAE must be at least 15 % below the better baseline's
 
 TINY = """\
 image_hw: [32, 32]
