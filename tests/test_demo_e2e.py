@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import subprocess
 from pathlib import Path
 
@@ -18,13 +19,15 @@ from dreamgen_core.embodiment import load_embodiment
 pytestmark = pytest.mark.ros
 
 
+@pytest.mark.timeout(1500)  # the whole loop through ROS, policy and deploy included; ~10 min on a busy machine
 def test_demo_runs_the_loop_and_says_where_everything_is(cli: Path, ros_env: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "demo"
     # The world model and the IDM at their smallest: 2 training scenes, 4 steps, 1 held-out scene.
     result = subprocess.run([str(cli), "demo", "--out", str(out), "--episodes", "2", "--camera", "320x200",
                              "--wm-seeds", "2", "--wm-steps", "4", "--wm-heldout", "1", "--idm-steps", "4",
-                             "--idm-heldout", "1"],
-                            env=ros_env, capture_output=True, text=True, timeout=900)
+                             "--idm-heldout", "1", "--policy-steps", "4",
+                             "--policy-episodes", "1"],
+                            env=ros_env, capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for where in ("modality.json", "episodes", "dataset", "wm_clips"):
         assert str(out / where) in result.stdout or str((out / where).resolve()) in result.stdout, where
@@ -51,6 +54,7 @@ def test_demo_runs_the_loop_and_says_where_everything_is(cli: Path, ros_env: dic
     assert len(rows) == converted - result.stdout.count("clip of episode")
     check_world_model(out, result.stdout)
     check_idm(out, result.stdout + result.stderr)
+    check_policy_and_report(out, result.stdout)
 
 
 def still_at_first(bag: Path, seconds: float) -> float:
@@ -103,3 +107,19 @@ def check_idm(out: Path, output: str) -> None:
     dreams = json.loads((idm / "eval_dreams" / "report.json").read_text())
     assert dreams["success"]["dream labels"]["replayed"] == 4
     assert "sim replay of dream labels:" in output and "hold_state" in output and "scale check" in output
+
+
+def check_policy_and_report(out: Path, stdout: str) -> None:
+    """The policy stages and the report: checkpoint, verified ONNX export, closed loop beside the expert on
+    every task, the run through the ROS graph, and the page whose every image exists."""
+    policy = out / "policy"
+    assert (policy / "ckpt" / "loss.png").is_file() and (policy / "export" / "policy.onnx").is_file()
+    evaluation = json.loads((policy / "eval" / "report.json").read_text())
+    assert set(evaluation["success"]) == {"policy", "expert"} and len(evaluation["success"]["policy"]) == 4
+    assert all(math.isfinite(v) for v in evaluation["overall"].values()) and evaluation["policy_latency"]["calls"] > 0
+    deployed = json.loads((policy / "deploy" / "deploy.json").read_text())
+    assert len(deployed) == 2 and all(isinstance(e["success"], bool) for e in deployed)  # a task with demos, one without
+    index = out / "report" / "index.html"
+    assert str(index.resolve()) in stdout
+    images = re.findall(r'<img src="([^"]+)"', index.read_text())
+    assert len(images) >= 6 and all((index.parent / src).stat().st_size > 0 for src in images)

@@ -6,7 +6,8 @@ teleop, safety monitor, recorder) under a scripted operator; their conversion to
 GR00T-LeRobot dataset and world-model clips; the world model trained on sim clips of the recorded
 tasks, its dreams (tasks without demos too) judged and measured against held-out scenes; the IDM
 trained on the recorded demos, measured on held-out sim scenes, labelling the held-out dreams, which
-are replayed in the sim. Later stages append their steps.
+are replayed in the sim; the policy co-trained on demos and labelled dreams, exported to ONNX,
+rolled out beside the expert and deployed through the ROS graph; the report page.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from dreamgen_core.atomic import write_text_atomic
 from dreamgen_core.bag import read_info
 from dreamgen_core.cli.demo_idm import add_arguments as add_idm_arguments
 from dreamgen_core.cli.demo_idm import run_idm
+from dreamgen_core.cli.demo_policy import add_arguments as add_policy_arguments
+from dreamgen_core.cli.demo_policy import run_policy
 from dreamgen_core.cli.demo_world_model import add_arguments as add_world_model_arguments
 from dreamgen_core.cli.demo_world_model import run_world_model
 from dreamgen_core.cli.embodiment_cmd import render
@@ -49,6 +52,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "it, the real GR1's path (default: the sim's own ROS interface)")
     add_world_model_arguments(parser)
     add_idm_arguments(parser)
+    add_policy_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -76,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     if not run_world_model(args, args.out / "dataset", recorded, step):
         return 1
     if not run_idm(args, args.out / "dataset", recorded, step):
+        return 1
+    if not run_policy(args, args.out / "dataset", recorded, step):
         return 1
 
     print(f"\ndemo finished in {time.monotonic() - started:.1f} s; outputs in {args.out.resolve()}")
