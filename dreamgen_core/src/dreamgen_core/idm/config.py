@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from dreamgen_core.config import ConfigError, build, read_yaml
 from dreamgen_core.registry import Registry
+from dreamgen_core.training.settings import TrainSettings
 
 ENCODERS = Registry("IDM encoder", {
     "cnn": "dreamgen_core.idm.encoders.cnn:CnnEncoder",
@@ -25,18 +26,6 @@ HEADS = Registry("IDM action head", {
     "flow": "dreamgen_core.idm.heads.flow:FlowHead",
     "regression": "dreamgen_core.idm.heads.regression:RegressionHead",
 })
-
-
-@dataclass(frozen=True)
-class IdmTrainConfig:
-    steps: int = 1500
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-4
-    max_grad_norm: float = 1.0
-    checkpoint_every: int = 250
-    seed: int = 0
-    mixed_precision: Literal["no", "bf16", "fp16"] = "bf16"  # applies on GPU; CPU trains in fp32
 
 
 @dataclass(frozen=True)
@@ -53,7 +42,7 @@ class IdmConfig:
     fusion_layers: int = 1                # self-attention layers over both frames' tokens and the readouts
     readouts: int = 2                     # learned readout tokens; together they condition the head
     fusion_heads: int = 4
-    train: IdmTrainConfig = IdmTrainConfig()
+    train: TrainSettings = field(default_factory=TrainSettings)
     source: str = "<defaults>"            # where it came from, for messages
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,7 +70,7 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
             data[key] = value
     steps = (overrides or {}).get("train.steps")
     if isinstance(steps, int) and steps >= 1:  # a shorter run still checkpoints at its end
-        data["train"]["checkpoint_every"] = min(data["train"].get("checkpoint_every", IdmTrainConfig.checkpoint_every), steps)
+        data["train"]["checkpoint_every"] = min(data["train"].get("checkpoint_every", TrainSettings.checkpoint_every), steps)
     return config_from_dict(data, source)
 
 
