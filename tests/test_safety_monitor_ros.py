@@ -202,7 +202,10 @@ def test_driver_rate_interpolates_between_enveloped_commands(ros_env: dict[str, 
         robot.run(1.0, every=lambda: robot.teleop.publish(teleop), period_s=1 / SPEC.rates.control_hz)
     sent = robot.commands[start:]
     assert len(sent) >= 50, len(sent)  # ~100 Hz, not 20
-    stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for _, m in sent]
+    # Integer nanoseconds: an epoch time as a float carries only ~0.2 us, enough to break the bound
+    # by 1e-6 rad at the elbow's 2.6 rad/s (seen once in a fresh-clone run).
+    stamps_ns = [m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec for _, m in sent]
+    stamps = [(ns - stamps_ns[0]) * 1e-9 for ns in stamps_ns]
     elbows = [positions(m)[ELBOW] for _, m in sent]
     vmax = SPEC.joints[ELBOW].velocity * SPEC.safety.velocity_scale
     for (t0, a), (t1, b) in itertools.pairwise(zip(stamps, elbows)):
