@@ -43,7 +43,7 @@ class SiglipEncoder(nn.Module):
                            f"{', '.join(SUPPORTED)} (SigLIP and fixed-resolution SigLIP2 checkpoints)")
         from transformers import SiglipVisionModel
 
-        self.tower = SiglipVisionModel.from_pretrained(str(directory))
+        self.tower = SiglipVisionModel.from_pretrained(str(directory), local_files_only=True)
         if getattr(self.tower, "use_head", False):  # the attention-pooling head: the IDM reads the tokens, not a pooled vector
             self.tower.use_head = False
             del self.tower.head
