@@ -199,7 +199,7 @@ def test_load_idm_names_the_file_and_the_problem(tmp_path: Path) -> None:
     assert "retrain the IDM" in broken({"embodiment_hash": "0" * 64})
     assert "another joint layout" in broken({"layout": list(reversed(SPEC.joint_names))})
     assert "stats.std: expected 44 finite numbers" in broken({"stats": {**meta["stats"], "std": [1.0]}})
-    assert "is not the" in broken({"weights_sha256": "f" * 64})
+    assert "records" in broken({"weights_sha256": "f" * 64})
     wider = {**meta["config"], "width": 64}
     message = broken({"config": wider})
     assert f"{WEIGHTS}: does not match the config" in message and "wrong shape" in message

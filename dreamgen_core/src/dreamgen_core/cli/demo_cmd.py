@@ -56,12 +56,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def step(n: int, text: str) -> None:
-    print(f"\n[{n}] {text}", flush=True)
+class Steps:
+    """Announces each step with the time since the demo started, so a user sees where the time goes."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def __call__(self, n: int, text: str) -> None:
+        print(f"\n[{n}] (at {self.elapsed():.0f} s) {text}", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    started = time.monotonic()
+    step = Steps()
     args.out.mkdir(parents=True, exist_ok=True)
     spec = load_embodiment(args.embodiment)
 
@@ -71,10 +80,10 @@ def run(args: argparse.Namespace) -> int:
     write_text_atomic(modality, json.dumps(spec.modality(), indent=2) + "\n")
     print(f"-> GR00T modality.json: {modality}")
 
-    if not check_graph(args):
+    if not check_graph(args, step):
         return 1
-    episodes = collect(args)
-    if not episodes or not convert(args, spec, episodes):
+    episodes = collect(args, step)
+    if not episodes or not convert(args, spec, episodes, step):
         return 1
     recorded = [str(read_info(bag).custom_data.get("instruction")) for bag in episodes]
     if not run_world_model(args, args.out / "dataset", recorded, step):
@@ -84,11 +93,11 @@ def run(args: argparse.Namespace) -> int:
     if not run_policy(args, args.out / "dataset", recorded, step):
         return 1
 
-    print(f"\ndemo finished in {time.monotonic() - started:.1f} s; outputs in {args.out.resolve()}")
+    print(f"\ndemo finished in {step.elapsed():.1f} s; outputs in {args.out.resolve()}")
     return 0
 
 
-def check_graph(args: argparse.Namespace) -> bool:
+def check_graph(args: argparse.Namespace, step: Steps) -> bool:
     step(2, "ROS 2 graph over Fast DDS: pose_publisher (robot stand-in) -> joint_state_check")
     report_path = args.out / "joint_check.json"
     report_path.unlink(missing_ok=True)
@@ -109,7 +118,7 @@ def check_graph(args: argparse.Namespace) -> bool:
     return bool(report["ok"]) and code == 0
 
 
-def collect(args: argparse.Namespace) -> list[Path]:
+def collect(args: argparse.Namespace, step: Steps) -> list[Path]:
     """Record episodes with the collect stack (as `dreamgen-stack collect --sim`) and a scripted operator."""
     step(3, f"collect: {args.episodes} episodes on the simulated GR1, each task of its family in turn "
             "(sim_robot, scripted_teleop -> safety_monitor -> /gr1/joint_command, episode_recorder)")
@@ -146,7 +155,7 @@ def collect(args: argparse.Namespace) -> list[Path]:
     return bags
 
 
-def convert(args: argparse.Namespace, spec: Embodiment, bags: list[Path]) -> bool:
+def convert(args: argparse.Namespace, spec: Embodiment, bags: list[Path], step: Steps) -> bool:
     step(4, "convert: episode bags -> GR00T-LeRobot v2 dataset -> validate -> world-model clips "
             "(QA-flagged episodes too, annotated needs_review: the demo shows every task it recorded)")
     dataset, clips = args.out / "dataset", args.out / "wm_clips"

@@ -33,7 +33,7 @@ from dreamgen_core.idm.model import IdmNet, image_tensor
 from dreamgen_core.idm.samples import pair_indices
 from dreamgen_core.idm.stats import ActionStats
 from dreamgen_core.idm.view import MODEL_VIEW, FrameView, model_camera, prepare_frames
-from dreamgen_core.training.hashing import file_sha256
+from dreamgen_core.training.hashing import file_sha256, verified_sha256
 
 __all__ = ["IDM_YAML", "WEIGHTS", "Idm", "load_idm", "pair_indices", "save_idm"]
 
@@ -125,10 +125,7 @@ def load_idm(path: Path, device: str = "cpu") -> Idm:
         raise IdmError(f"{meta_file}: trained for embodiment {spec.name} with hash {str(meta['embodiment_hash'])[:16]} "
                        f"and its layout; the installed {spec.name} spec has hash {spec.content_hash[:16]}"
                        f"{'' if list(layout) == list(spec.joint_names) else ' and another joint layout'}: retrain the IDM")
-    content_hash = file_sha256(weights_file)
-    if content_hash != recorded:
-        raise IdmError(f"{weights_file}: sha256 {content_hash[:16]} is not the {str(recorded)[:16]} that {IDM_YAML} records "
-                       "(a weights file of another run, or damaged)")
+    content_hash = verified_sha256(weights_file, str(recorded), IDM_YAML, IdmError)
     net = IdmNet(config, int(stats.active.sum()))
     _load_weights(net, weights_file)
     net.to(device).eval()

@@ -24,6 +24,7 @@ from dreamgen_core.embodiment import Embodiment
 from dreamgen_core.idm.errors import IdmError
 from dreamgen_core.safety import SafetyMonitor
 from dreamgen_core.sim.episodes import sim_worker
+from dreamgen_core.sim.monitored import monitored_step
 from dreamgen_core.sim.task import TASKS
 
 SETTLE_S = 1.0       # the last target held this long before the success check (the cube comes to rest)
@@ -76,17 +77,10 @@ def replay(spec: Embodiment, scene: Scene, actions: np.ndarray, dataset_fps: flo
     robot = sim_worker(spec.name).robot
     robot.reset(scene.seed, task)
     monitor = SafetyMonitor.from_spec(spec)
-    names = spec.joint_names
-    steps = max(1, round(1.0 / (control_hz * robot.timestep)))
     measured = []
     for target in plan:
-        now, position = robot.time, robot.positions()
-        measured.append(position)
-        monitor.observe(now)
-        verdict = monitor.step(dict(zip(names, target.tolist())), dict(zip(names, position.tolist())), now)
-        if verdict.command is not None:
-            robot.command(names, [verdict.command[n] for n in names])
-        robot.step(steps)
+        measured.append(robot.positions())
+        monitored_step(robot, monitor, target)
     summary = monitor.summary()
     rmse, worst = _tracking(np.asarray(measured), recorded_state, picks)
     return ReplayResult(scene.seed, scene.task, robot.task_state().success, len(plan), rmse, worst,

@@ -27,7 +27,7 @@ from dreamgen_core.policy.config import PolicyConfig, TextEncoderSpec, config_fr
 from dreamgen_core.policy.errors import PolicyError
 from dreamgen_core.policy.model import PolicyNet
 from dreamgen_core.policy.preprocess import PolicyNorm
-from dreamgen_core.training.hashing import file_sha256
+from dreamgen_core.training.hashing import file_sha256, verified_sha256
 
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "policy_config.yaml"
@@ -107,10 +107,7 @@ def load_policy(path: Path, device: str = "cpu") -> PolicyCheckpoint:
         raise PolicyError(f"{config_file}: inconsistent: layout {len(layout)} names vs norm width {norm.dim}, "
                           f"video_keys {list(video_keys)} vs norm {list(norm.video_keys)}, horizon {horizon} vs "
                           f"config {config.horizon}")
-    actual_sha = file_sha256(weights)
-    if actual_sha != expected_sha:
-        raise PolicyError(f"{weights}: sha256 {actual_sha[:16]}… but {config_file.name} says {expected_sha[:16]}…: "
-                          "the weights were replaced or damaged")
+    actual_sha = verified_sha256(weights, expected_sha, config_file.name, PolicyError)
     model = build_model(config, norm, text)
     try:
         model.load_state_dict(load_file(weights, device=device))

@@ -49,7 +49,7 @@ from dreamgen_core.embodiment import Embodiment, load_embodiment
 from dreamgen_core.policy.config import TextEncoderSpec
 from dreamgen_core.policy.errors import ManifestError, PolicyError
 from dreamgen_core.policy.preprocess import PolicyNorm
-from dreamgen_core.training.hashing import file_sha256
+from dreamgen_core.training.hashing import verified_sha256
 
 if TYPE_CHECKING:
     from dreamgen_core.policy.checkpoint import PolicyCheckpoint
@@ -235,10 +235,7 @@ def check_onnx_file(directory: Path, manifest: PolicyManifest, source: str) -> N
     path = Path(directory) / manifest.onnx.file
     if not path.is_file():
         raise ManifestError(f"{source}: onnx.file: {manifest.onnx.file!r}: no such file in {directory}")
-    actual = file_sha256(path)
-    if actual != manifest.onnx.sha256:
-        raise ManifestError(f"{path}: sha256 {actual[:16]}… but {source} records {manifest.onnx.sha256[:16]}…: "
-                            "the ONNX file was replaced or damaged; export again")
+    verified_sha256(path, manifest.onnx.sha256, source, ManifestError)
     graph = graph_io(path)
     for kind, declared in (("inputs", manifest.io.inputs), ("outputs", manifest.io.outputs)):
         for role, tensor in declared.items():

@@ -27,6 +27,7 @@ from dreamgen_core.policy.errors import PolicyError
 from dreamgen_core.safety import POLICY, Rule, SafetyMonitor
 from dreamgen_core.safety.events import OUT_OF_DISTRIBUTION
 from dreamgen_core.safety.monitor import CLAMP_KINDS
+from dreamgen_core.sim.monitored import monitored_step
 from dreamgen_core.sim.robot import SimRobot
 from dreamgen_core.sim.task import Task
 
@@ -59,7 +60,6 @@ def rollout(robot: SimRobot, controller: Controller, task: Task, seed: int, conf
     spec = robot.spec
     names = list(spec.joint_names)
     control_hz = spec.rates.control_hz
-    steps = max(1, round(1.0 / (control_hz * robot.timestep)))
     robot.reset(seed, task)
     monitor = SafetyMonitor.from_spec(spec, rules, source=controller.source)
     controller.start(robot, seed)
@@ -72,17 +72,10 @@ def rollout(robot: SimRobot, controller: Controller, task: Task, seed: int, conf
     success = False
     observe()
     for tick in range(round(config.max_episode_s * control_hz)):
-        now = robot.time
-        measured = dict(zip(names, robot.positions().tolist()))
-        monitor.observe(now)
-        monitor.observe_camera(now)
         target = controller.command(robot, tick)
-        verdict = monitor.step(dict(zip(names, target.tolist())), measured, now, controller.source, controller.stamp_s)
+        verdict = monitored_step(robot, monitor, target, controller.source, controller.stamp_s)
         clamped += any(event.kind in CLAMP_KINDS for event in verdict.events)
         ood += any(event.kind == OUT_OF_DISTRIBUTION for event in verdict.events)
-        if verdict.command is not None:
-            robot.command(list(verdict.command), list(verdict.command.values()))
-        robot.step(steps)
         observe()
         held = held + 1 if robot.task_state().success else 0
         if held >= config.success_hold_s * control_hz:

@@ -16,6 +16,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def verified_sha256(path: Path, recorded: str, recorded_in: str, error: type[Exception]) -> str:
+    """The sha256 of `path`, which must be the one `recorded_in` (a file's name) records; else `error` naming both."""
+    actual = file_sha256(path)
+    if actual != recorded:
+        raise error(f"{path}: sha256 {actual[:16]}… but {recorded_in} records {str(recorded)[:16]}…: "
+                    "a file of another run, replaced or damaged")
+    return actual
+
+
 def fingerprint(directory: Path) -> str:
     """A cheap, stable identity of a model or clip directory: every file's path and size, the bytes of
     its small files (configs, captions) and the first and last MiB of its large ones (weights, videos).
