@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Bool
@@ -125,7 +127,9 @@ def stack(ros_env: dict[str, str], tmp_path: Path, policy: Path | None, fault: s
                                                 env=ros_env, log=out))
             start("safety_monitor", {"source": "policy"})
             if policy is not None:
-                faults = {"fault": fault} if fault else {}  # an empty -p value does not parse
+                # An injected fault counts inference calls: the node waits for the test to activate it after
+                # the operator's enable (engage_then_activate), or a slow start would spend them before it.
+                faults = {"fault": fault, "autostart": False} if fault else {}  # an empty -p value does not parse
                 start("policy_node", {"policy": str(policy), "runtime": "torch", "instruction": "raise the elbow",
                                       **faults, **policy_params})
             op.run(30.0, until=lambda: len(op.commands) >= 3)  # the monitor holds the start pose: it is up
@@ -152,6 +156,14 @@ def check_envelope(op: Operator) -> None:
 def engage(op: Operator) -> None:
     reply = op.call("/safety_monitor/enable", SetBool, SetBool.Request(data=True))
     assert reply.success, reply.message  # type: ignore[attr-defined]
+
+
+def engage_then_activate(op: Operator) -> None:
+    """Enable the policy source, then configure and activate policy_node through its lifecycle services."""
+    engage(op)
+    for transition in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+        reply = op.call("/policy_node/change_state", ChangeState, ChangeState.Request(transition=Transition(id=transition)))
+        assert reply.success, transition  # type: ignore[attr-defined]
 
 
 def held_within(op: Operator, t: float, wall_s: float, why: str, limit_s: float) -> bool:
@@ -215,7 +227,7 @@ def test_a_crashing_hanging_or_slow_policy_is_held_by_the_watchdog(ros_env, tmp_
     1.5 s per call, longer than a chunk (0.8 s) and the chunk age limit (1 s), so every chunk is
     refused. Each time the policy falls silent and the monitor holds."""
     with stack(ros_env, tmp_path, policy_dir, fault=fault) as (op, logs):
-        engage(op)
+        engage_then_activate(op)
         op.run(40.0, until=lambda: passing_after(op, 0) > 3 and op.commands[-1][1].header.frame_id.startswith("hold"))
         frames = [m.header.frame_id for _, m in op.commands]
         last_pass = max(i for i, f in enumerate(frames) if f == "passing")
@@ -232,12 +244,12 @@ def test_a_crashing_hanging_or_slow_policy_is_held_by_the_watchdog(ros_env, tmp_
 
 def test_nan_and_out_of_limit_chunks_never_reach_the_robot(ros_env, tmp_path, policy_dir) -> None:
     with stack(ros_env, tmp_path, policy_dir, fault="nan@3") as (op, logs):
-        engage(op)
+        engage_then_activate(op)
         op.run(30.0, until=lambda: any(m.header.frame_id == "holding (non_finite)" for _, m in op.commands))
         assert any(m.header.frame_id == "holding (non_finite)" for _, m in op.commands), \
             logs["policy_node"].read_text()[-2000:]
     with stack(ros_env, tmp_path, policy_dir, fault="offset:5.0@3") as (op, logs):
-        engage(op)
+        engage_then_activate(op)
         op.run(30.0, until=lambda: any(positions(m)[ELBOW] >= ENVELOPE.joints[ELBOW].upper - 1e-9
                                        for _, m in op.commands))
         top = max(positions(m)[ELBOW] for _, m in op.commands)

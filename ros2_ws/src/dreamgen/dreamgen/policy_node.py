@@ -98,10 +98,13 @@ class PolicyNode(ManagedNode):
                               "set the `policy` parameter to an exported policy directory")
         check_policy_fits(read_yaml(manifest), self.spec, self.calibration_hash, str(manifest))
         self.runtime = load_runtime(self.policy_path, self.runtime_name, spec=self.spec)
+        warming = time.perf_counter()
+        self.runtime.warmup()  # here, not on the first live call: a cold call (allocation, kernel choice) is slow
         horizon = int(self.runtime.manifest.horizon)
         self.chunker = ChunkExecutor(ChunkConfig.from_spec(self.spec, horizon, blend=self.blend))
         self.get_logger().info(f"policy {self.policy_path} on {self.runtime.backend}: horizon {horizon}, "
-                               f"blend {self.blend}, publishing {self.spec.ros.policy_command.name}")
+                               f"blend {self.blend}, warmed up in {time.perf_counter() - warming:.2f} s, "
+                               f"publishing {self.spec.ros.policy_command.name}")
 
     def start(self) -> None:
         assert self.runtime is not None and self.chunker is not None
