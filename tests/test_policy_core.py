@@ -4,6 +4,7 @@ heads and the checkpoint round trip."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,13 @@ def test_prepare_scales_state_to_unit_range_and_masks_a_missing_state() -> None:
     np.testing.assert_allclose(low.state[moving], -1, atol=1e-6)
     np.testing.assert_allclose(high.state[moving], 1, atol=1e-6)
     assert low.state[2] == 0 and high.state[2] == 0  # a joint that never moved maps to 0
+    # The state of a joint the training actions never moved (fingers held open, a jittering idle arm) is not read,
+    # wherever it is now; a commanded joint is read even where its state barely moved.
+    idle = replace(n, action_min=n.action_min.copy(), action_max=n.action_max.copy())
+    idle.action_min[1] = idle.action_max[1] = 0.3
+    for v in (n.state_min[1], n.state_max[1], n.state_max[1] + 0.05):
+        assert prepare({KEY: frame}, np.full(D, v, np.float32), idle).state[1] == 0.0
+    np.testing.assert_allclose(prepare({KEY: frame}, n.state_max, idle).state[[0, 3, 4, 5]], 1, atol=1e-6)
     assert low.state_mask.tolist() == [1.0]
     dream = prepare({KEY: frame}, None, n)
     assert dream.state.tolist() == [0.0] * D and dream.state_mask.tolist() == [0.0]

@@ -31,7 +31,7 @@ DEMO_POLICY = {"image_size": 32, "hidden": 64, "text.dim": 32, "train.batch_size
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("policy and deploy")
-    group.add_argument("--policy-steps", type=int, default=150, help="policy training steps (default: 150)")
+    group.add_argument("--policy-steps", type=int, default=1000, help="policy training steps (default: 1000)")
     group.add_argument("--policy-episodes", type=int, default=1,
                        help="held-out scenes per task for the closed-loop eval and the deploy run (default: 1)")
     group.add_argument("--no-deploy", action="store_true", help="skip `dreamgen deploy --sim` (the ROS graph run)")

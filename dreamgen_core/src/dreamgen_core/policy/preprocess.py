@@ -7,10 +7,16 @@ Images: uint8 [h, w, 3] model-view frames, one per key of `norm.video_keys`, res
 `norm.image_size` square (`dreamgen_core.video.resize`: area averaging when shrinking), then float32
 in [0, 1], channels first → [Ncam, 3, S, S]. A frame already at S×S is not resampled, so training
 may resize each decoded frame once, cache it, and still pass it through this very function.
-State: min-max to [-1, 1] with the REAL datasets' range (`PolicyNorm`); a joint that never moved
-in them maps to 0. `state=None` (IDM-labelled dreams have no measured state) gives zeros and
-state_mask 0, and the network multiplies the state by the mask, so a dream sample says nothing
-about state rather than claiming the robot stood at zero.
+State: min-max to [-1, 1] with the REAL datasets' range (`PolicyNorm`), read only for the joints
+the training actions moved (range at least STATE_STILL_SPAN); the others map to 0. A joint nobody
+commanded carries nothing the policy acts on: its measured value only jitters under the arm's
+reaction forces (a few mrad, which min-max stretched over the whole input range) or sits where the
+safety margin put it (fingers 0.05 rad inside their open limit behind the safety monitor, at the
+limit in an expert recording without it). Read, either one sent the sim policy's arm targets over
+1 rad astray in closed loop.
+`state=None` (IDM-labelled dreams have no measured state) gives zeros and state_mask 0, and the
+network multiplies the state by the mask, so a dream sample says nothing about state rather than
+claiming the robot stood at zero.
 
 `PolicyNorm` is everything this function and the action scaling need, saved in the checkpoint and
 in an exported policy's manifest: state/action min/max (and q01/q99, for out-of-range warnings),
@@ -29,6 +35,7 @@ from dreamgen_core.policy.errors import PolicyError
 from dreamgen_core.video import resize
 
 FLAT_SPAN = 1e-6  # a joint whose range is narrower than this never moved: it maps to 0 and back to its value
+STATE_STILL_SPAN = 0.1  # joint units (rad): the state of a joint the training actions moved less is not read (→ 0)
 VECTORS = ("state_min", "state_max", "state_q01", "state_q99", "action_min", "action_max", "action_q01", "action_q99")
 
 
@@ -61,7 +68,8 @@ class PolicyNorm:
         return len(self.state_min)
 
     def normalize_state(self, state: np.ndarray) -> np.ndarray:
-        return to_unit(state, self.state_min, self.state_max)
+        commanded = self.action_max - self.action_min >= STATE_STILL_SPAN
+        return np.where(commanded, to_unit(state, self.state_min, self.state_max), np.float32(0)).astype(np.float32)
 
     def normalize_action(self, action: np.ndarray) -> np.ndarray:
         return to_unit(action, self.action_min, self.action_max)
