@@ -44,8 +44,8 @@ def run_check(env: dict[str, str], tmp_path: Path, publisher_env: dict[str, str]
                                 {"embodiment": "gr1", "duration_s": seconds, "report": str(report),
                                  "discovery_timeout_s": discovery_s}, env=env, log=log).start()
             code = check.wait(timeout=discovery_s + seconds + 30)
-            # Read once the publisher has long been running: a process read between fork and exec (or while
-            # exec swaps its memory) can show an empty environment. The check reports its own (node_env).
+            # Read once the publisher has long been running: a read right after the start raced the process's
+            # exec once and found no ROS_AUTOMATIC_DISCOVERY_RANGE. The check reports its own (node_env).
             envs = [proc_environ(pub.pid)]
     return code, json.loads(report.read_text()), envs, log_path.read_text()
 

@@ -15,7 +15,7 @@ from dreamgen_core.safety.monitor import Verdict
 from dreamgen_core.sim.robot import SimRobot
 
 
-def physics_steps(robot: SimRobot) -> int:
+def _physics_steps(robot: SimRobot) -> int:
     """Physics steps per control period of the robot's embodiment."""
     return max(1, round(1.0 / (robot.spec.rates.control_hz * robot.timestep)))
 
@@ -32,5 +32,5 @@ def monitored_step(robot: SimRobot, monitor: SafetyMonitor, target: np.ndarray, 
                            source, stamp_s)
     if verdict.command is not None:
         robot.command(list(verdict.command), list(verdict.command.values()))
-    robot.step(physics_steps(robot))
+    robot.step(_physics_steps(robot))
     return verdict
