@@ -82,11 +82,11 @@ class Budget:
 
 
 BUDGETS = {
-    # under an hour on a busy 2-core machine (~180 sim episodes, 6 small policies): the whole experiment, tiny
-    "cpu": Budget(demos=4, per_task=4, wm_seeds=16, wm_steps=None, idm_steps=300,
-                  policy={"image_size": 32, "hidden": 128, "text.dim": 64, "train.steps": 2000, "train.batch_size": 16,
-                          "train.checkpoint_every": 500},
-                  train_seeds=(0, 1), eval_episodes=3),
+    # 12.5 min on 2 quiet cores (~300 sim episodes, 64 dreams, 6 small policies): the whole experiment, small
+    "cpu": Budget(demos=16, per_task=16, wm_seeds=16, wm_steps=None, idm_steps=300,
+                  policy={"image_size": 32, "hidden": 128, "text.dim": 64, "train.steps": 5000, "train.batch_size": 16,
+                          "train.checkpoint_every": 1000},
+                  train_seeds=(0, 1), eval_episodes=5),
     # one GPU: the default model sizes, more demos, dreams and scenes; --wm-run for a real world model
     "gpu": Budget(demos=10, per_task=20, wm_seeds=200, wm_steps=2000, idm_steps=1500,
                   policy={"train.steps": 2000}, train_seeds=(0, 1, 2), eval_episodes=10, device="cuda", workers=8),
